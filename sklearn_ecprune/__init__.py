@@ -1,0 +1,28 @@
+"""Elimination-compensation pruning for scikit-learn neural networks.
+
+The engine (:func:`prune_mlp`, :func:`ecp_statistics`, :func:`ecp_importance`) is
+pure PyTorch and works on any ``torch.nn.Module`` made of ``nn.Linear`` layers.
+"""
+
+from ._methods import PRUNING_METHODS, PruningMethod
+from ._oracle import nonlinear_importance
+from ._pruning import apply_masks, ecp_importance, prune_mlp
+from ._report import LayerReport, PruningReport, PruningResult
+from ._statistics import LayerStatistics, ecp_statistics
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PRUNING_METHODS",
+    "LayerReport",
+    "LayerStatistics",
+    "PruningMethod",
+    "PruningReport",
+    "PruningResult",
+    "__version__",
+    "apply_masks",
+    "ecp_importance",
+    "ecp_statistics",
+    "nonlinear_importance",
+    "prune_mlp",
+]

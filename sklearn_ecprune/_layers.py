@@ -1,0 +1,130 @@
+"""Finding the prunable ``nn.Linear`` layers of a module and checking its input.
+
+Pure PyTorch: nothing here knows about scikit-learn or skorch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["as_input_tensor", "find_linear_layers", "module_device_dtype"]
+
+
+def module_device_dtype(module: nn.Module) -> tuple[torch.device, torch.dtype]:
+    """The device and floating dtype of the module's first parameter."""
+    for param in module.parameters():
+        return param.device, param.dtype
+    return torch.device("cpu"), torch.get_default_dtype()
+
+
+def as_input_tensor(X, module: nn.Module) -> torch.Tensor:
+    """Check X and return it as a 2-D float tensor on the module's device.
+
+    Raises ``ValueError`` naming the problem for empty X, X that is not 2-D, and
+    NaN or infinite values; nothing is modified.
+    """
+    device, dtype = module_device_dtype(module)
+    if isinstance(X, torch.Tensor):
+        X_t = X.detach()
+    else:
+        try:
+            X_np = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"X could not be converted to a float array: {exc}") from exc
+        X_t = torch.from_numpy(X_np)
+    if X_t.ndim != 2:
+        raise ValueError(
+            f"X must be a 2-D array of shape (n_samples, n_features), got an array "
+            f"with {X_t.ndim} dimension(s) of shape {tuple(X_t.shape)}."
+        )
+    if X_t.shape[0] == 0:
+        raise ValueError("X is empty: found 0 samples, at least 1 is required.")
+    if not torch.is_floating_point(X_t):
+        X_t = X_t.to(dtype)
+    if not bool(torch.isfinite(X_t).all()):
+        raise ValueError("X contains NaN or infinity; clean or impute it before pruning.")
+    return X_t.to(device=device, dtype=dtype)
+
+
+def _named_linears(module: nn.Module) -> dict[nn.Module, str]:
+    return {layer: name for name, layer in module.named_modules() if isinstance(layer, nn.Linear)}
+
+
+def find_linear_layers(
+    module: nn.Module,
+    X: torch.Tensor,
+    layers: Iterable[nn.Linear | str] | None = None,
+) -> list[tuple[str, nn.Linear]]:
+    """The module's ``nn.Linear`` layers in the order the forward pass calls them.
+
+    The order comes from one forward pass on the first row of ``X`` (in eval mode,
+    without gradients), so it holds for any module, not only ``nn.Sequential``.
+    ``layers`` restricts the result to the given layers or layer names.
+
+    Raises ``ValueError`` when the module has no Linear layer, when X does not fit
+    the module, or when ``layers`` names something that is not a Linear layer of it.
+    """
+    names = _named_linears(module)
+    if not names:
+        raise ValueError(f"The module {type(module).__name__} has no nn.Linear layer to prune.")
+    order: list[nn.Linear] = []
+    handles = [
+        layer.register_forward_hook(lambda mod, _inp, _out: order.append(mod)) for layer in names
+    ]
+    was_training = module.training
+    try:
+        module.eval()
+        with torch.no_grad():
+            module(X[:1])
+    except Exception as exc:  # a user's module can raise anything on a bad shape
+        first = next(iter(names))
+        if X.shape[1] != first.in_features:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but the module's first Linear layer "
+                f"expects {first.in_features}."
+            ) from exc
+        raise ValueError(f"The module's forward pass failed on X: {exc}") from exc
+    finally:
+        for handle in handles:
+            handle.remove()
+        module.train(was_training)
+
+    seen: list[nn.Linear] = []
+    for layer in order:
+        if layer in seen:
+            raise ValueError(
+                f"Linear layer {names[layer]!r} is called more than once in the forward "
+                "pass; shared layers cannot be pruned with bias compensation."
+            )
+        seen.append(layer)
+    found = [(names[layer], layer) for layer in seen]
+    if layers is None:
+        if not found:
+            raise ValueError("None of the module's Linear layers is used in its forward pass.")
+        return found
+    return _restrict(found, names, layers)
+
+
+def _restrict(
+    found: list[tuple[str, nn.Linear]],
+    names: dict[nn.Module, str],
+    layers: Iterable[nn.Linear | str],
+) -> list[tuple[str, nn.Linear]]:
+    by_name = dict(found)
+    wanted: set[str] = set()
+    requested: Sequence = list(layers)
+    if not requested:
+        raise ValueError("layers is empty; pass None to prune every Linear layer.")
+    for item in requested:
+        name = item if isinstance(item, str) else names.get(item)
+        if name is None or name not in by_name:
+            raise ValueError(
+                f"layers contains {item!r}, which is not a Linear layer used in the "
+                f"module's forward pass; valid names are {sorted(by_name)}."
+            )
+        wanted.add(name)
+    return [(name, layer) for name, layer in found if name in wanted]

@@ -1,0 +1,197 @@
+"""Pruning criteria: one small class per method, all in one registry.
+
+A method turns a layer (and the statistics it asks for) into a score per weight; the
+lowest scores are pruned first. Whether the bias is compensated is decided by the
+caller (``compensate``); the shift itself is always the ECP optimum ``W * S1 / S0``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from ._statistics import LayerStatistics
+
+__all__ = [
+    "PRUNING_METHODS",
+    "LayerContext",
+    "PruningMethod",
+    "ecp_closed_form",
+    "get_method",
+]
+
+_F64 = torch.float64
+
+
+@dataclass
+class LayerContext:
+    """What a method may look at when it scores one layer."""
+
+    name: str
+    layer: nn.Linear
+    stats: LayerStatistics | None = None
+    loss_grad: torch.Tensor | None = None
+    generator: torch.Generator | None = None
+    module: nn.Module | None = None
+    X: torch.Tensor | None = None
+    batch_size: int = 1024
+
+
+def ecp_closed_form(
+    weight: torch.Tensor, stats: LayerStatistics, has_bias: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ECP importance and optimal bias shift of every weight of a layer.
+
+    ``I_ij = W_ij^2 (S2_ij - S1_ij^2 / S0_i)`` and ``db_ij = W_ij S1_ij / S0_i``;
+    a neuron with ``S0_i = 0`` never reaches the output (importance 0, shift 0).
+    Without a bias nothing can compensate: the importance is ``W^2 S2`` (OBD).
+    Both are returned in float64.
+    """
+    w = weight.detach().to(_F64)
+    if not has_bias:
+        return w.square() * stats.s2, torch.zeros_like(w)
+    s0 = stats.s0[:, None]
+    reachable = s0 > 0
+    # g^2-weighted mean of a_j; where S0 = 0 the weight has no effect at all.
+    weighted_mean = torch.where(reachable, stats.s1 / torch.where(reachable, s0, 1.0), 0.0)
+    # The weighted variance S2 - S1^2/S0 is >= 0; clamp round-off below zero.
+    variance = (stats.s2 - stats.s1 * weighted_mean).clamp_min(0.0)
+    return w.square() * variance, w * weighted_mean
+
+
+class PruningMethod:
+    """Base class of a pruning criterion.
+
+    Subclasses set ``name`` and the statistics they need, and implement
+    :meth:`compute_scores`. The class attributes tell the engine which (costly)
+    passes over the data to run before scoring.
+
+    Attributes
+    ----------
+    name : str
+        Registry key, the value of ``method=`` in :func:`prune_mlp`.
+    needs_statistics : bool
+        Needs S0, S1, S2 (one backward pass per network output).
+    needs_inputs : bool
+        Needs only the mean squared layer inputs (one forward pass).
+    needs_loss_gradient : bool
+        Needs the gradient of a loss over labelled data (``y`` in prune_mlp).
+    compensates : bool
+        Whether the bias is compensated when ``compensate=None``.
+    """
+
+    name: ClassVar[str] = ""
+    needs_statistics: ClassVar[bool] = False
+    needs_inputs: ClassVar[bool] = False
+    needs_loss_gradient: ClassVar[bool] = False
+    compensates: ClassVar[bool] = False
+
+    def compute_scores(self, ctx: LayerContext) -> torch.Tensor:
+        """Score every weight of ``ctx.layer``; lower means pruned first."""
+        raise NotImplementedError
+
+
+PRUNING_METHODS: dict[str, type[PruningMethod]] = {}
+
+
+def register_method(cls: type[PruningMethod]) -> type[PruningMethod]:
+    """Class decorator adding a method to :data:`PRUNING_METHODS`."""
+    PRUNING_METHODS[cls.name] = cls
+    return cls
+
+
+def get_method(name: str) -> PruningMethod:
+    """An instance of the registered method ``name`` (ValueError if unknown)."""
+    if not isinstance(name, str) or name not in PRUNING_METHODS:
+        raise ValueError(
+            f"Unknown pruning method {name!r}; choose one of {sorted(PRUNING_METHODS)}."
+        )
+    return PRUNING_METHODS[name]()
+
+
+@register_method
+class ECPMethod(PruningMethod):
+    """Elimination-compensation pruning: output error left after the optimal shift."""
+
+    name = "ecp"
+    needs_statistics = True
+    compensates = True
+
+    def compute_scores(self, ctx: LayerContext) -> torch.Tensor:
+        importance, _ = ecp_closed_form(ctx.layer.weight, ctx.stats, ctx.layer.bias is not None)
+        return importance
+
+
+@register_method
+class MagnitudeMethod(PruningMethod):
+    """Plain magnitude pruning, ``|W_ij|``."""
+
+    name = "magnitude"
+
+    def compute_scores(self, ctx: LayerContext) -> torch.Tensor:
+        return ctx.layer.weight.detach().abs().to(_F64)
+
+
+@register_method
+class GradientMethod(PruningMethod):
+    """Gradient magnitude, ``|dL/dW_ij|`` of the loss over the labelled data."""
+
+    name = "gradient"
+    needs_loss_gradient = True
+
+    def compute_scores(self, ctx: LayerContext) -> torch.Tensor:
+        return ctx.loss_grad.abs()
+
+
+@register_method
+class OBDMethod(PruningMethod):
+    """Gauss-Newton (OBD-like) saliency without compensation, ``W_ij^2 S2_ij``."""
+
+    name = "obd"
+    needs_statistics = True
+
+    def compute_scores(self, ctx: LayerContext) -> torch.Tensor:
+        return ctx.layer.weight.detach().to(_F64).square() * ctx.stats.s2
+
+
+@register_method
+class WandaMethod(PruningMethod):
+    """Wanda: ``|W_ij|`` times the L2 norm (root mean square) of input ``a_j``."""
+
+    name = "wanda"
+    needs_inputs = True
+
+    def compute_scores(self, ctx: LayerContext) -> torch.Tensor:
+        return ctx.layer.weight.detach().abs().to(_F64) * ctx.stats.input_sq.sqrt()
+
+
+@register_method
+class RandomMethod(PruningMethod):
+    """Uniformly random scores, seeded by ``random_state``."""
+
+    name = "random"
+
+    def compute_scores(self, ctx: LayerContext) -> torch.Tensor:
+        shape = ctx.layer.weight.shape
+        return torch.rand(shape, generator=ctx.generator, dtype=_F64).to(ctx.layer.weight.device)
+
+
+@register_method
+class NonlinearMethod(PruningMethod):
+    """The paper's exact baseline: true output error of each compensated removal.
+
+    One forward pass per weight; meant for tiny networks and as a test oracle.
+    """
+
+    name = "nonlinear"
+    needs_statistics = True
+    compensates = True
+
+    def compute_scores(self, ctx: LayerContext) -> torch.Tensor:
+        from ._oracle import layer_nonlinear_importance
+
+        _, shift = ecp_closed_form(ctx.layer.weight, ctx.stats, ctx.layer.bias is not None)
+        return layer_nonlinear_importance(ctx.module, ctx.X, ctx.layer, shift, ctx.batch_size)

@@ -1,0 +1,166 @@
+"""What a pruning run did, per layer, as a readable table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+__all__ = ["LayerReport", "PruningReport", "PruningResult"]
+
+
+@dataclass(frozen=True)
+class LayerReport:
+    """One row of a :class:`PruningReport`.
+
+    Examples
+    --------
+    >>> from sklearn_ecprune import LayerReport
+    >>> row = LayerReport("0", (4, 3), n_weights=12, n_kept=3, mean_abs_bias_shift=0.1)
+    >>> row.sparsity
+    0.75
+    """
+
+    name: str
+    shape: tuple[int, int]
+    n_weights: int
+    n_kept: int
+    mean_abs_bias_shift: float
+
+    @property
+    def sparsity(self) -> float:
+        """Fraction of this layer's weights that are zero."""
+        return 1.0 - self.n_kept / self.n_weights if self.n_weights else 0.0
+
+
+@dataclass(frozen=True)
+class PruningReport:
+    """Per-layer summary of a pruning run; prints as a table.
+
+    Attributes
+    ----------
+    layers : list of LayerReport
+        One row per pruned Linear layer, in forward order.
+    method : str
+        The pruning method.
+    target_sparsity : float
+        The sparsity that was asked for.
+
+    Examples
+    --------
+    >>> from sklearn_ecprune import LayerReport, PruningReport
+    >>> report = PruningReport([LayerReport("0", (4, 3), 12, 3, 0.1),
+    ...                         LayerReport("2", (2, 4), 8, 7, 0.0)], "ecp", 0.5)
+    >>> report.sparsity
+    0.5
+    >>> print(report)  # doctest: +NORMALIZE_WHITESPACE
+    layer   shape  weights  kept  sparsity  mean |bias shift|
+    0       4x3    12       3     75.00%    0.1
+    2       2x4    8        7     12.50%    0
+    total          20       10    50.00%
+    """
+
+    layers: list[LayerReport]
+    method: str
+    target_sparsity: float
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def n_weights(self) -> int:
+        """Weights in all pruned layers."""
+        return sum(row.n_weights for row in self.layers)
+
+    @property
+    def n_kept(self) -> int:
+        """Non-zero weights left in all pruned layers."""
+        return sum(row.n_kept for row in self.layers)
+
+    @property
+    def sparsity(self) -> float:
+        """Achieved sparsity: zero weights over all weights of the pruned layers."""
+        return 1.0 - self.n_kept / self.n_weights if self.n_weights else 0.0
+
+    def to_frame(self):
+        """The report as a pandas DataFrame, one row per layer."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            {
+                "layer": [row.name for row in self.layers],
+                "shape": [f"{row.shape[0]}x{row.shape[1]}" for row in self.layers],
+                "weights": [row.n_weights for row in self.layers],
+                "kept": [row.n_kept for row in self.layers],
+                "sparsity": [row.sparsity for row in self.layers],
+                "mean_abs_bias_shift": [row.mean_abs_bias_shift for row in self.layers],
+            }
+        )
+
+    def _rows(self) -> list[list[str]]:
+        header = ["layer", "shape", "weights", "kept", "sparsity", "mean |bias shift|"]
+        rows = [header]
+        for row in self.layers:
+            rows.append(
+                [
+                    row.name,
+                    f"{row.shape[0]}x{row.shape[1]}",
+                    str(row.n_weights),
+                    str(row.n_kept),
+                    f"{row.sparsity:.2%}",
+                    f"{row.mean_abs_bias_shift:.3g}",
+                ]
+            )
+        rows.append(
+            ["total", "", str(self.n_weights), str(self.n_kept), f"{self.sparsity:.2%}", ""]
+        )
+        return rows
+
+    def __str__(self) -> str:
+        rows = self._rows()
+        widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+        return "\n".join(
+            "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
+            for r in rows
+        )
+
+    def _repr_html_(self) -> str:
+        rows = self._rows()
+        head = "".join(f"<th>{c}</th>" for c in rows[0])
+        body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows[1:])
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+@dataclass(frozen=True)
+class PruningResult:
+    """What :func:`prune_mlp` returns: the masks and the per-layer report.
+
+    Attributes
+    ----------
+    masks : dict of str to torch.Tensor
+        Per layer name, a boolean tensor of the weight's shape; False marks a
+        pruned weight.
+    report : PruningReport
+        The per-layer table; ``print(result)`` shows it.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ecprune import prune_mlp
+    >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(),
+    ...                           torch.nn.Linear(8, 2))
+    >>> result = prune_mlp(net, torch.randn(32, 4), 0.5)
+    >>> result.sparsity
+    0.5
+    >>> sorted(result.masks)
+    ['0', '2']
+    """
+
+    masks: dict[str, torch.Tensor]
+    report: PruningReport
+
+    @property
+    def sparsity(self) -> float:
+        """Achieved sparsity over the pruned layers."""
+        return self.report.sparsity
+
+    def __str__(self) -> str:
+        return str(self.report)

@@ -1,0 +1,269 @@
+"""Streaming per-layer statistics for elimination-compensation pruning.
+
+For a Linear layer ``z = W a + b`` inside a network with output ``y`` (K outputs),
+let ``g_ik = dy_k / dz_i``. Over the calibration data the engine needs
+
+    S0_i  = E[sum_k g_ik^2]
+    S1_ij = E[sum_k g_ik^2 a_j]
+    S2_ij = E[sum_k g_ik^2 a_j^2]
+
+(see the method page of the docs for the derivation). All of them come from one
+forward pass and K backward passes per batch, for every layer at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ._layers import as_input_tensor, find_linear_layers
+
+__all__ = ["LayerStatistics", "ecp_statistics", "loss_gradients"]
+
+# Sums over many samples of products of squares cancel in S2 - S1^2 / S0; they are
+# accumulated in float64 whatever the module's dtype.
+_ACC = torch.float64
+
+
+@dataclass
+class LayerStatistics:
+    """Calibration statistics of one Linear layer (means over the data).
+
+    Attributes
+    ----------
+    s0 : torch.Tensor of shape (out_features,)
+        ``E[sum_k g_ik^2]``, the output sensitivity of each neuron.
+    s1 : torch.Tensor of shape (out_features, in_features)
+        ``E[sum_k g_ik^2 a_j]``.
+    s2 : torch.Tensor of shape (out_features, in_features)
+        ``E[sum_k g_ik^2 a_j^2]``.
+    input_sq : torch.Tensor of shape (in_features,)
+        ``E[a_j^2]``, the mean squared input (used by Wanda).
+    n_samples : int
+        Number of calibration samples.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ecprune import ecp_statistics
+    >>> net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(),
+    ...                           torch.nn.Linear(4, 2))
+    >>> stats = ecp_statistics(net, torch.randn(16, 3))
+    >>> stats["0"].s1.shape
+    torch.Size([4, 3])
+    """
+
+    s0: torch.Tensor
+    s1: torch.Tensor
+    s2: torch.Tensor
+    input_sq: torch.Tensor
+    n_samples: int
+
+
+def _check_batch_size(batch_size: int) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+
+
+def _output_matrix(output, output_fn: Callable | None) -> torch.Tensor:
+    if output_fn is not None:
+        output = output_fn(output)
+    if not isinstance(output, torch.Tensor):
+        raise ValueError(f"The module must return a tensor, got {type(output).__name__}.")
+    if output.ndim == 1:
+        return output[:, None]
+    if output.ndim != 2:
+        raise ValueError(
+            f"The module's output must be 1-D or 2-D (n_samples, n_outputs), got "
+            f"shape {tuple(output.shape)}."
+        )
+    return output
+
+
+class _Recorder:
+    """Forward hooks that keep each layer's input and (graph-attached) output."""
+
+    def __init__(self, layers: list[nn.Linear]):
+        self.inputs: dict[nn.Linear, torch.Tensor] = {}
+        self.outputs: dict[nn.Linear, torch.Tensor] = {}
+        self._handles = [layer.register_forward_hook(self._hook) for layer in layers]
+
+    def _hook(self, layer, inputs, output):
+        self.inputs[layer] = inputs[0].detach()
+        self.outputs[layer] = output
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+
+
+def ecp_statistics(
+    module: nn.Module,
+    X,
+    *,
+    layers: Iterable[nn.Linear | str] | None = None,
+    batch_size: int = 1024,
+    output_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> dict[str, LayerStatistics]:
+    """Compute the ECP statistics S0, S1 and S2 of every Linear layer.
+
+    One streaming pass over ``X``: per batch, one forward pass and one backward pass
+    per network output, for all layers at once. Memory is bounded by ``batch_size``,
+    not by ``len(X)``. Runs on the module's device, in eval mode (dropout off); the
+    module's training mode and parameters are left as they were.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The network. Its prunable layers are its ``nn.Linear`` layers.
+    X : array-like or torch.Tensor of shape (n_samples, n_features)
+        Calibration inputs.
+    layers : iterable of nn.Linear or str, default=None
+        Restrict the statistics to these layers (modules or names from
+        ``module.named_modules()``). ``None`` means every Linear layer.
+    batch_size : int, default=1024
+        Samples per forward/backward pass.
+    output_fn : callable, default=None
+        Applied to the module's output before differentiating, e.g.
+        ``lambda y: y.softmax(-1)`` to measure the error on probabilities instead
+        of logits.
+
+    Returns
+    -------
+    statistics : dict of str to LayerStatistics
+        Keyed by layer name, in forward order.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ecprune import ecp_statistics
+    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+    <torch._C.Generator object at ...>
+    >>> net = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(),
+    ...                           torch.nn.Linear(8, 3))
+    >>> stats = ecp_statistics(net, torch.randn(100, 5), batch_size=32)
+    >>> list(stats), stats["2"].s0.shape
+    (['0', '2'], torch.Size([3]))
+    """
+    _check_batch_size(batch_size)
+    X_t = as_input_tensor(X, module)
+    named = find_linear_layers(module, X_t, layers)
+    return _collect_statistics(module, X_t, named, batch_size, output_fn)
+
+
+def _collect_statistics(
+    module: nn.Module,
+    X: torch.Tensor,
+    named: list[tuple[str, nn.Linear]],
+    batch_size: int,
+    output_fn: Callable | None = None,
+    with_output_grads: bool = True,
+) -> dict[str, LayerStatistics]:
+    """The streaming pass behind :func:`ecp_statistics` on validated input.
+
+    With ``with_output_grads=False`` only ``input_sq`` is computed (no backward).
+    """
+    device = X.device
+    layers = [layer for _, layer in named]
+    s0 = {layer: torch.zeros(layer.out_features, dtype=_ACC, device=device) for layer in layers}
+    s1 = {layer: torch.zeros_like(layer.weight, dtype=_ACC) for layer in layers}
+    s2 = {layer: torch.zeros_like(layer.weight, dtype=_ACC) for layer in layers}
+    input_sq = {
+        layer: torch.zeros(layer.in_features, dtype=_ACC, device=device) for layer in layers
+    }
+    recorder = _Recorder(layers)
+    was_training = module.training
+    module.eval()
+    try:
+        for start in range(0, X.shape[0], batch_size):
+            batch = X[start : start + batch_size]
+            if with_output_grads:
+                # Gradients w.r.t. the layers' outputs need a graph even when the
+                # parameters are frozen; a leaf input gives one.
+                with torch.enable_grad():
+                    y = _output_matrix(module(batch.detach().requires_grad_(True)), output_fn)
+                    outputs = [recorder.outputs[layer] for layer in layers]
+                    g_sq = _squared_output_gradients(y, outputs)
+            else:
+                with torch.no_grad():
+                    module(batch)
+            for i, layer in enumerate(layers):
+                a = recorder.inputs[layer].to(_ACC)
+                if a.ndim != 2:
+                    raise ValueError(
+                        f"Linear layer {named[i][0]!r} receives a {a.ndim}-D input; "
+                        "only 2-D (n_samples, features) inputs are supported."
+                    )
+                a_sq = a * a
+                input_sq[layer] += a_sq.sum(0)
+                if with_output_grads:
+                    weights = g_sq[i]
+                    s0[layer] += weights.sum(0)
+                    s1[layer] += weights.T @ a
+                    s2[layer] += weights.T @ a_sq
+            recorder.inputs.clear()
+            recorder.outputs.clear()
+    finally:
+        recorder.remove()
+        module.train(was_training)
+
+    n = X.shape[0]
+    return {
+        name: LayerStatistics(
+            s0=s0[layer] / n,
+            s1=s1[layer] / n,
+            s2=s2[layer] / n,
+            input_sq=input_sq[layer] / n,
+            n_samples=n,
+        )
+        for name, layer in named
+    }
+
+
+def _squared_output_gradients(y: torch.Tensor, outputs: list[torch.Tensor]) -> list[torch.Tensor]:
+    """``sum_k (dy_k / dz)^2`` per sample for each layer output z (one backward per k)."""
+    g_sq = [torch.zeros(z.shape, dtype=_ACC, device=z.device) for z in outputs]
+    n_outputs = y.shape[1]
+    for k in range(n_outputs):
+        grads = torch.autograd.grad(
+            y[:, k].sum(),
+            outputs,
+            retain_graph=k < n_outputs - 1,
+            allow_unused=True,
+        )
+        for acc, grad in zip(g_sq, grads, strict=True):
+            if grad is not None:
+                acc += grad.to(_ACC).square()
+    return g_sq
+
+
+def loss_gradients(
+    module: nn.Module,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    named: list[tuple[str, nn.Linear]],
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    batch_size: int,
+) -> dict[str, torch.Tensor]:
+    """Mean gradient of ``loss_fn`` w.r.t. each layer's weight over the data."""
+    weights = [layer.weight for _, layer in named]
+    totals = [torch.zeros_like(w, dtype=_ACC) for w in weights]
+    was_training = module.training
+    module.eval()
+    try:
+        for start in range(0, X.shape[0], batch_size):
+            stop = start + batch_size
+            with torch.enable_grad():
+                loss = loss_fn(module(X[start:stop]), y[start:stop])
+                # loss_fn averages over its batch: weight by the batch's share.
+                grads = torch.autograd.grad(loss, weights, allow_unused=True)
+            n_batch = min(stop, X.shape[0]) - start
+            for total, grad in zip(totals, grads, strict=True):
+                if grad is not None:
+                    total += grad.to(_ACC) * n_batch
+    finally:
+        module.train(was_training)
+    return {name: total / X.shape[0] for (name, _), total in zip(named, totals, strict=True)}
