@@ -4,7 +4,10 @@ The engine (:func:`prune_mlp`, :func:`ecp_statistics`, :func:`ecp_importance`) i
 pure PyTorch and works on any ``torch.nn.Module`` made of ``nn.Linear`` layers.
 """
 
+from ._callbacks import KeepPrunedWeightsZero
+from ._estimators import ECPrunedMLPClassifier, ECPrunedMLPRegressor
 from ._methods import PRUNING_METHODS, PruningMethod
+from ._modules import MLPModule
 from ._oracle import nonlinear_importance
 from ._pruning import apply_masks, ecp_importance, prune_mlp
 from ._report import LayerReport, PruningReport, PruningResult
@@ -13,6 +16,10 @@ from ._statistics import LayerStatistics, ecp_statistics
 __version__ = "0.1.0"
 
 __all__ = [
+    "ECPrunedMLPClassifier",
+    "ECPrunedMLPRegressor",
+    "KeepPrunedWeightsZero",
+    "MLPModule",
     "PRUNING_METHODS",
     "LayerReport",
     "LayerStatistics",

@@ -1,0 +1,68 @@
+"""The default fully-connected network of the estimators."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from torch import nn
+
+__all__ = ["ACTIVATIONS", "MLPModule"]
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "logistic": nn.Sigmoid,
+    "identity": nn.Identity,
+}
+
+
+class MLPModule(nn.Sequential):
+    """A multilayer perceptron: Linear layers with an activation between them.
+
+    Weights and biases are drawn like scikit-learn's ``MLPClassifier`` does
+    (Glorot uniform, with gain 2 for ``"logistic"``), so that training behaves
+    like the estimators users compare against.
+
+    Parameters
+    ----------
+    n_features : int
+        Input size.
+    n_outputs : int
+        Output size (classes of a classifier, targets of a regressor).
+    hidden_layer_sizes : sequence of int, default=(100,)
+        Width of each hidden layer.
+    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
+        Non-linearity after every hidden layer.
+
+    Examples
+    --------
+    >>> from sklearn_ecprune import MLPModule
+    >>> MLPModule(4, 3, hidden_layer_sizes=(8,))
+    MLPModule(
+      (0): Linear(in_features=4, out_features=8, bias=True)
+      (1): ReLU()
+      (2): Linear(in_features=8, out_features=3, bias=True)
+    )
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_outputs: int,
+        hidden_layer_sizes: Sequence[int] = (100,),
+        activation: str = "relu",
+    ):
+        sizes = [n_features, *hidden_layer_sizes, n_outputs]
+        layers: list[nn.Module] = []
+        for i in range(len(sizes) - 1):
+            layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+            if i < len(sizes) - 2:
+                layers.append(ACTIVATIONS[activation]())
+        super().__init__(*layers)
+        gain = 2.0 if activation == "logistic" else 6.0
+        for layer in self:
+            if isinstance(layer, nn.Linear):
+                bound = math.sqrt(gain / (layer.in_features + layer.out_features))
+                nn.init.uniform_(layer.weight, -bound, bound)
+                nn.init.uniform_(layer.bias, -bound, bound)
