@@ -68,12 +68,16 @@ def main() -> None:
         )
     train, stats = min(train_times), min(stats_times)
     ratio = stats / train
-    print(f"MLP 784-300-100-10, {args.samples} samples, batch {args.batch_size}, "
-          f"{torch.get_num_threads()} threads")
+    print(
+        f"MLP 784-300-100-10, {args.samples} samples, batch {args.batch_size}, "
+        f"{torch.get_num_threads()} threads"
+    )
     print(f"one training pass (fwd + bwd + Adam step): {train * 1e3:8.1f} ms")
     print(f"ecp_statistics (1 fwd + {n_outputs} bwd per batch): {stats * 1e3:8.1f} ms")
-    print(f"ratio: {ratio:.2f} (target <= 1.5 x K = {1.5 * n_outputs:.0f}; "
-          f"ratio / K = {ratio / n_outputs:.2f})")
+    print(
+        f"ratio: {ratio:.2f} (target <= 1.5 x K = {1.5 * n_outputs:.0f}; "
+        f"ratio / K = {ratio / n_outputs:.2f})"
+    )
 
 
 if __name__ == "__main__":

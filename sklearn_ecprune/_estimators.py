@@ -25,6 +25,7 @@ from skorch.dataset import Dataset
 from skorch.utils import to_numpy
 from torch.utils.data import DataLoader
 
+from ._cache import DenseCache
 from ._callbacks import KeepPrunedWeightsZero
 from ._layers import find_linear_layers
 from ._methods import PRUNING_METHODS
@@ -32,6 +33,24 @@ from ._modules import ACTIVATIONS, MLPModule
 from ._pruning import SCOPES, prune_mlp
 
 __all__ = ["ECPrunedMLPClassifier", "ECPrunedMLPRegressor"]
+
+
+# Parameters that act after dense training: a fit differing only in these can
+# reuse a cached dense network.
+_AFTER_DENSE_PARAMS = frozenset(
+    {
+        "sparsity",
+        "pruning",
+        "scope",
+        "n_steps",
+        "compensate",
+        "fine_tune_epochs",
+        "calibration_size",
+        "verbose",
+        "cache_dense",
+    }
+)
+DENSE_CACHE = DenseCache()
 
 
 def _silent(*args, **kwargs) -> None:
@@ -65,6 +84,7 @@ class _ECPrunedMixin:
         fine_tune_epochs=10,
         calibration_size=2048,
         random_state=None,
+        cache_dense=True,
         tol=1e-4,
         n_iter_no_change=10,
         criterion=None,
@@ -97,6 +117,7 @@ class _ECPrunedMixin:
         self.fine_tune_epochs = fine_tune_epochs
         self.calibration_size = calibration_size
         self.random_state = random_state
+        self.cache_dense = cache_dense
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.criterion = criterion
@@ -193,9 +214,7 @@ class _ECPrunedMixin:
         """Check the parameters this package adds; messages name the parameter."""
         sizes = self.hidden_layer_sizes
         sizes = (sizes,) if _is_int(sizes) else sizes
-        if not isinstance(sizes, tuple | list) or not all(
-            _is_int(s) and s > 0 for s in sizes
-        ):
+        if not isinstance(sizes, tuple | list) or not all(_is_int(s) and s > 0 for s in sizes):
             raise ValueError(
                 "hidden_layer_sizes must be a tuple of positive integers, got "
                 f"{self.hidden_layer_sizes!r}."
@@ -205,8 +224,10 @@ class _ECPrunedMixin:
                 f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}."
             )
         sparsity = self.sparsity
-        if not isinstance(sparsity, numbers.Real) or isinstance(sparsity, bool) or not (
-            0.0 <= sparsity < 1.0
+        if (
+            not isinstance(sparsity, numbers.Real)
+            or isinstance(sparsity, bool)
+            or not (0.0 <= sparsity < 1.0)
         ):
             raise ValueError(
                 "sparsity must be a float in [0, 1) (the fraction of weights to remove), "
@@ -224,13 +245,10 @@ class _ECPrunedMixin:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
         if not _is_int(self.fine_tune_epochs) or self.fine_tune_epochs < 0:
             raise ValueError(
-                "fine_tune_epochs must be a non-negative integer, got "
-                f"{self.fine_tune_epochs!r}."
+                f"fine_tune_epochs must be a non-negative integer, got {self.fine_tune_epochs!r}."
             )
         if self.compensate not in (None, True, False):
-            raise ValueError(
-                f"compensate must be None, True or False, got {self.compensate!r}."
-            )
+            raise ValueError(f"compensate must be None, True or False, got {self.compensate!r}.")
         if self.calibration_size is not None and (
             not _is_int(self.calibration_size) or self.calibration_size < 1
         ):
@@ -246,9 +264,7 @@ class _ECPrunedMixin:
         return validate_data(self, X, reset=reset, dtype=np.float32)
 
     def _validate_X_y(self, X, y, *, reset: bool) -> tuple[np.ndarray, np.ndarray]:
-        X, y = validate_data(
-            self, X, y, reset=reset, dtype=np.float32, **self._y_validation
-        )
+        X, y = validate_data(self, X, y, reset=reset, dtype=np.float32, **self._y_validation)
         return X, self._encode_target(y, reset=reset)
 
     def _forward_numpy(self, X) -> np.ndarray:
@@ -396,7 +412,17 @@ class _ECPrunedMixin:
                 # A refit starts dense: the old masks must not bind the new network.
                 vars(self).pop("masks_", None)
                 self.initialize()
-            self._train(X, y, self.max_epochs, **fit_params)
+            key = None if warm or fit_params else self._dense_cache_key(X, y)
+            if key is not None and DENSE_CACHE.restore(key, self):
+                if self.verbose:
+                    print(
+                        "Reusing the dense network trained on the same data with the "
+                        "same parameters (cache_dense=True)."
+                    )
+            else:
+                self._train(X, y, self.max_epochs, **fit_params)
+                if key is not None:
+                    DENSE_CACHE.store(key, self)
             self._prune(X, y, seed)
             if self.fine_tune_epochs and self.sparsity > 0:
                 # Fresh optimizer state: the dense run's momentum would push on the
@@ -405,6 +431,21 @@ class _ECPrunedMixin:
                 self._train(X, y, self.fine_tune_epochs, **fit_params)
         self._update_sparsity()
         return self
+
+    def _dense_cache_key(self, X: np.ndarray, y: np.ndarray) -> str | None:
+        """Key of this fit's dense network, or None when it must not be cached.
+
+        Only deterministic fits are cached: an integer ``random_state`` and a module
+        given as a class (an instance carries weights that the key cannot see).
+        """
+        if not self.cache_dense or not _is_int(self.random_state):
+            return None
+        if isinstance(self.module, torch.nn.Module):
+            return None
+        params = {
+            k: v for k, v in self.get_params(deep=False).items() if k not in _AFTER_DENSE_PARAMS
+        }
+        return DENSE_CACHE.key(self, X, y, params)
 
     def _partial_fit(self, X, y, classes=None, **fit_params):
         self._validate_hyperparameters()
@@ -468,6 +509,12 @@ _PARAMS_DOC = """
         Seeds the initialisation, the shuffling and the calibration subsample.
         Two fits with the same integer give identical predictions. The global
         torch random state is left as it was.
+    cache_dense : bool, default=True
+        With an integer ``random_state``, keep the trained dense network (in
+        memory, the last 8) and reuse it in a later fit on the same data with
+        the same training parameters: a grid search over ``sparsity`` or the
+        pruning method then trains each fold's dense network once. The result
+        is identical to training again.
     tol : float, default=1e-4
         Early stopping: training stops when the monitored loss has not improved
         by ``tol`` for ``n_iter_no_change`` epochs (as in scikit-learn's MLP).

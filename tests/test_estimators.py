@@ -20,6 +20,7 @@ from skorch.callbacks import Callback
 from torch import nn
 
 from sklearn_ecprune import ECPrunedMLPClassifier, ECPrunedMLPRegressor
+from sklearn_ecprune._estimators import DENSE_CACHE
 
 # Small and fast, but enough to pass scikit-learn's accuracy checks.
 FAST = dict(
@@ -408,3 +409,43 @@ def test_unknown_skorch_argument_is_reported(data):
     X, y = data
     with pytest.raises(ValueError, match="unexpected argument"):
         ECPrunedMLPClassifier(**FAST, optimizer_lr=0.1).fit(X, y)
+
+
+# --- cheap grid searches: the dense network is trained once per fold ----------------
+
+
+def test_cached_dense_network_gives_the_same_result_as_training_again(iris):
+    X, y = iris
+    DENSE_CACHE.clear()
+    params = {**FAST, "fine_tune_epochs": 3}
+    ECPrunedMLPClassifier(**params, sparsity=0.3).fit(X, y)  # fills the cache
+    assert len(DENSE_CACHE) == 1
+    cached = ECPrunedMLPClassifier(**params, sparsity=0.6).fit(X, y)
+    fresh = ECPrunedMLPClassifier(**params, sparsity=0.6, cache_dense=False).fit(X, y)
+    np.testing.assert_array_equal(cached.predict_proba(X), fresh.predict_proba(X))
+    assert len(cached.history_) == len(fresh.history_)
+    assert len(DENSE_CACHE) == 1
+
+
+def test_grid_search_over_sparsity_trains_each_dense_network_once(iris, monkeypatch):
+    X, y = iris
+    DENSE_CACHE.clear()
+    dense_fits = []
+    original = ECPrunedMLPClassifier._train
+
+    def counting_train(self, X, y, epochs, **fit_params):
+        if epochs == self.max_epochs:
+            dense_fits.append(epochs)
+        return original(self, X, y, epochs, **fit_params)
+
+    monkeypatch.setattr(ECPrunedMLPClassifier, "_train", counting_train)
+    GridSearchCV(ECPrunedMLPClassifier(**FAST), {"sparsity": [0.5, 0.7, 0.9]}, cv=3).fit(X, y)
+    # 3 folds + the refit on all the data, not 3 x 3 + 1.
+    assert len(dense_fits) == 4
+
+
+def test_no_cache_without_an_integer_random_state(iris):
+    X, y = iris
+    DENSE_CACHE.clear()
+    ECPrunedMLPClassifier(**{**FAST, "random_state": None}).fit(X, y)
+    assert len(DENSE_CACHE) == 0
