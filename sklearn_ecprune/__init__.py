@@ -5,6 +5,7 @@ pure PyTorch and works on any ``torch.nn.Module`` made of ``nn.Linear`` layers.
 """
 
 from ._callbacks import KeepPrunedWeightsZero
+from ._compact import SparseLinear, prune_neurons, to_sparse_module
 from ._estimators import ECPrunedMLPClassifier, ECPrunedMLPRegressor
 from ._methods import PRUNING_METHODS, PruningMethod
 from ._modules import MLPModule
@@ -26,10 +27,13 @@ __all__ = [
     "PruningMethod",
     "PruningReport",
     "PruningResult",
+    "SparseLinear",
     "__version__",
     "apply_masks",
     "ecp_importance",
     "ecp_statistics",
     "nonlinear_importance",
     "prune_mlp",
+    "prune_neurons",
+    "to_sparse_module",
 ]
