@@ -227,8 +227,14 @@ def prune_neurons(
     >>> report = prune_neurons(net, torch.randn(100, 6), 0.5)
     >>> net[0].out_features + net[2].out_features
     24
-    >>> [row.shape for row in report.layers]
-    [(16, 6), (8, 16), (2, 8)]
+    >>> net[2].in_features == net[0].out_features
+    True
+    >>> print(report)  # doctest: +SKIP
+    layer  shape  weights  kept  sparsity  mean |bias shift|
+    0      17x6   192      102   46.88%    0
+    2      7x17   512      119   76.76%    0
+    4      2x7    32       14    56.25%    0.0713
+    total         736      235   68.07%
     """
     if (
         isinstance(fraction, bool)
