@@ -81,6 +81,9 @@ class PruningMethod:
         Needs the gradient of a loss over labelled data (``y`` in prune_mlp).
     compensates : bool
         Whether the bias is compensated when ``compensate=None``.
+    refits : bool
+        Whether, after the selection, the engine refits each row's kept weights and
+        bias by least squares (see ``"ecp-ls"``) instead of only shifting the bias.
     """
 
     name: ClassVar[str] = ""
@@ -88,6 +91,7 @@ class PruningMethod:
     needs_inputs: ClassVar[bool] = False
     needs_loss_gradient: ClassVar[bool] = False
     compensates: ClassVar[bool] = False
+    refits: ClassVar[bool] = False
 
     def compute_scores(self, ctx: LayerContext) -> torch.Tensor:
         """Score every weight of ``ctx.layer``; lower means pruned first."""
@@ -123,6 +127,41 @@ class ECPMethod(PruningMethod):
     def compute_scores(self, ctx: LayerContext) -> torch.Tensor:
         importance, _ = ecp_closed_form(ctx.layer.weight, ctx.stats, ctx.layer.bias is not None)
         return importance
+
+
+@register_method
+class ECPLeastSquaresMethod(ECPMethod):
+    """ECP ranking, then a least-squares refit of every row's kept weights and bias.
+
+    Weights are ranked exactly as by ``"ecp"``. Instead of shifting only the bias,
+    the engine then refits, row by row, the weights that are kept and the bias so
+    that the layer's pre-activation matches that of the network as it was given to
+    :func:`prune_mlp`:
+
+        min over w', b'  E[ s_i(x) (z_i(x) - w' . a'(x) - b')^2 ] + lambda ||w' - w||^2
+
+    where ``s_i = sum_k g_ik^2`` is the output sensitivity of neuron ``i``, ``z_i``
+    the original pre-activation and ``a'`` the layer's input in the partly pruned
+    network (layers are refitted in forward order, so each one also corrects the
+    error of the layers before it). It is the g^2-weighted version of the
+    OBS/SparseGPT update; the bias-only ECP shift is the special case with no kept
+    weight. ``lambda`` is ``ridge`` (an option of :func:`prune_mlp`) times the
+    row's mean diagonal of the weighted Gram matrix.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ecprune import prune_mlp
+    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+    <torch._C.Generator object at ...>
+    >>> net = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.ReLU(),
+    ...                           torch.nn.Linear(16, 2))
+    >>> prune_mlp(net, torch.randn(200, 6), 0.75, method="ecp-ls", n_steps=5).sparsity
+    0.75
+    """
+
+    name = "ecp-ls"
+    refits = True
 
 
 @register_method

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 from collections.abc import Callable, Iterable
@@ -12,6 +13,7 @@ from torch import nn
 
 from ._layers import as_input_tensor, find_linear_layers
 from ._methods import LayerContext, PruningMethod, ecp_closed_form, get_method
+from ._refit import refit_layer
 from ._report import LayerReport, PruningReport, PruningResult
 from ._statistics import (
     LayerStatistics,
@@ -24,6 +26,8 @@ from ._statistics import (
 __all__ = ["SCOPES", "apply_masks", "ecp_importance", "prune_mlp"]
 
 SCOPES = ("global", "layer")
+
+_F64 = torch.float64
 
 
 def ecp_importance(
@@ -124,6 +128,24 @@ def _check_params(sparsity, scope, n_steps, compensate, random_state) -> None:
         raise ValueError(f"random_state must be None or an integer, got {random_state!r}.")
 
 
+def _check_variant_params(min_density, sequential, ridge) -> None:
+    if (
+        isinstance(min_density, bool)
+        or not isinstance(min_density, numbers.Real)
+        or not 0.0 <= float(min_density) <= 1.0
+    ):
+        raise ValueError(f"min_density must be a float in [0, 1], got {min_density!r}.")
+    if not isinstance(sequential, bool):
+        raise ValueError(f"sequential must be True or False, got {sequential!r}.")
+    if (
+        isinstance(ridge, bool)
+        or not isinstance(ridge, numbers.Real)
+        or not math.isfinite(float(ridge))
+        or float(ridge) < 0.0
+    ):
+        raise ValueError(f"ridge must be a finite float >= 0, got {ridge!r}.")
+
+
 def _as_target(y, X: torch.Tensor, n_samples: int) -> torch.Tensor:
     y_t = y.detach() if isinstance(y, torch.Tensor) else torch.as_tensor(np.asarray(y))
     if y_t.shape[0] != n_samples:
@@ -172,15 +194,51 @@ def _lowest(scores: torch.Tensor, keep: torch.Tensor, n_prune: int) -> torch.Ten
     return new_keep.reshape(keep.shape)
 
 
+def _floors(
+    sizes: list[int], keeps: list[torch.Tensor], fraction: float, min_density: float
+) -> list[int]:
+    """Weights each layer keeps at least: ``min_density`` of it, never more than the
+    layer would keep at the uniform ratio (so the target stays reachable) nor more
+    than it still has."""
+    if min_density <= 0.0:
+        return [0] * len(sizes)
+    return [
+        # The epsilons undo round-off such as (1 - 0.9) * 100 = 9.999...
+        min(
+            math.ceil(min_density * n - 1e-9),
+            math.floor((1.0 - fraction) * n + 1e-9),
+            int(k.sum()),
+        )
+        for n, k in zip(sizes, keeps, strict=True)
+    ]
+
+
+def _protect(scores: torch.Tensor, keep: torch.Tensor, n_protect: int) -> torch.Tensor:
+    """Scores with the ``n_protect`` best kept weights raised to +inf (never pruned)."""
+    if n_protect <= 0:
+        return scores
+    flat = torch.where(keep.reshape(-1), scores.reshape(-1).nan_to_num(nan=math.inf), -math.inf)
+    best = torch.sort(flat, descending=True, stable=True).indices[:n_protect]
+    protected = scores.reshape(-1).clone()
+    protected[best] = math.inf
+    return protected.reshape(scores.shape)
+
+
 def _select(
-    scores: list[torch.Tensor], keeps: list[torch.Tensor], fraction: float, scope: str
+    scores: list[torch.Tensor],
+    keeps: list[torch.Tensor],
+    fraction: float,
+    scope: str,
+    min_density: float = 0.0,
 ) -> list[torch.Tensor]:
     sizes = [k.numel() for k in keeps]
     n_prune = round(fraction * sum(sizes))
     if scope == "layer":
         quotas = _layer_quotas(sizes, fraction, n_prune)
         return [_lowest(s, k, q) for s, k, q in zip(scores, keeps, quotas, strict=True)]
-    # Global: one threshold across layers.
+    # Global: one threshold across layers, above the per-layer density floor.
+    floors = _floors(sizes, keeps, fraction, min_density)
+    scores = [_protect(s, k, f) for s, k, f in zip(scores, keeps, floors, strict=True)]
     flat = _lowest(
         torch.cat([s.reshape(-1) for s in scores]),
         torch.cat([k.reshape(-1) for k in keeps]),
@@ -204,6 +262,9 @@ def prune_mlp(
     output_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
     batch_size: int = 1024,
     random_state: int | None = None,
+    min_density: float = 0.0,
+    sequential: bool = False,
+    ridge: float = 1e-3,
 ) -> PruningResult:
     """Prune the Linear layers of a network in place to a target sparsity.
 
@@ -225,6 +286,7 @@ def prune_mlp(
         pruned and stay pruned.
     method : str, default="ecp"
         The criterion, a key of :data:`PRUNING_METHODS`: ``"ecp"`` (the paper),
+        ``"ecp-ls"`` (ECP ranking with a least-squares refit of the kept weights),
         ``"magnitude"``, ``"gradient"`` (needs ``y``), ``"obd"``, ``"wanda"``,
         ``"random"``, ``"nonlinear"`` (exact and slow).
     scope : {"global", "layer"}, default="global"
@@ -248,6 +310,23 @@ def prune_mlp(
         Samples per pass over the data.
     random_state : int, default=None
         Seed of the ``"random"`` method.
+    min_density : float in [0, 1], default=0.0
+        With ``scope="global"``, no layer keeps fewer than ``ceil(min_density *
+        n_weights)`` of its weights (its best-scored ones), which prevents the
+        collapse of a whole layer at high sparsity. Capped at the uniform density
+        ``1 - sparsity`` so that the target stays reachable; ignored with
+        ``scope="layer"``.
+    sequential : bool, default=False
+        Within each step, prune the layers one after the other in forward order,
+        recomputing the statistics and scores of layer ``l`` after the layers
+        before it were pruned and compensated. How many weights each layer loses
+        is still decided up front from the scores of all layers (global or per
+        layer), so the sparsity is the same as without it.
+    ridge : float >= 0, default=1e-3
+        Relative ridge of the least-squares refit of refitting methods
+        (``"ecp-ls"``): the refit is pulled towards the current weights with
+        ``ridge`` times the mean diagonal of each row's Gram matrix. Unused by
+        other methods.
 
     Returns
     -------
@@ -274,8 +353,17 @@ def prune_mlp(
     >>> print(result)  # doctest: +SKIP
     layer  shape  weights  kept  sparsity  mean |bias shift|
     0      32x10  320      ...
+
+    The project's improved variant: several steps, a density floor and a
+    least-squares refit of the kept weights.
+
+    >>> result = prune_mlp(net, torch.randn(200, 10), 0.95, method="ecp-ls",
+    ...                    n_steps=5, min_density=0.02)
+    >>> result.sparsity
+    0.95
     """
     _check_params(sparsity, scope, n_steps, compensate, random_state)
+    _check_variant_params(min_density, sequential, ridge)
     _check_batch_size(batch_size)
     strategy = get_method(method)
     X_t = as_input_tensor(X, module)
@@ -305,6 +393,9 @@ def prune_mlp(
             output_fn,
             batch_size,
             random_state,
+            float(min_density),
+            sequential,
+            float(ridge),
         )
     except BaseException:
         module.load_state_dict(backup)
@@ -325,6 +416,9 @@ def _prune(
     output_fn: Callable | None,
     batch_size: int,
     random_state: int | None,
+    min_density: float = 0.0,
+    sequential: bool = False,
+    ridge: float = 1e-3,
 ) -> PruningResult:
     generator = torch.Generator()
     if random_state is None:
@@ -334,11 +428,13 @@ def _prune(
     layers = [layer for _, layer in named]
     keeps = [layer.weight.detach() != 0 for layer in layers]
     bias_before = [None if layer.bias is None else layer.bias.detach().clone() for layer in layers]
+    # The refit matches the pre-activations of the network as it was given.
+    reference = copy.deepcopy(module) if strategy.refits else None
 
-    for fraction in _schedule(sparsity, n_steps):
-        stats = _step_statistics(module, X, named, strategy, compensate, batch_size, output_fn)
+    def scores_of(subset: list[tuple[str, nn.Linear]]):
+        stats = _step_statistics(module, X, subset, strategy, compensate, batch_size, output_fn)
         grads = (
-            loss_gradients(module, X, y, named, loss_fn, batch_size)
+            loss_gradients(module, X, y, subset, loss_fn, batch_size)
             if strategy.needs_loss_gradient
             else {}
         )
@@ -355,11 +451,36 @@ def _prune(
                     batch_size=batch_size,
                 )
             )
-            for name, layer in named
+            for name, layer in subset
         ]
-        new_keeps = _select(scores, keeps, fraction, scope)
-        with torch.no_grad():
-            for (name, layer), keep, new_keep in zip(named, keeps, new_keeps, strict=True):
+        return stats, scores
+
+    for fraction in _schedule(sparsity, n_steps):
+        stats, scores = scores_of(named)
+        new_keeps = _select(scores, keeps, fraction, scope, min_density)
+        for index, (name, layer) in enumerate(named):
+            keep, new_keep = keeps[index], new_keeps[index]
+            if sequential and index > 0:
+                # Same number of weights, chosen by scores that see the layers
+                # before this one already pruned and compensated.
+                layer_stats, (layer_scores,) = scores_of([(name, layer)])
+                stats[name] = layer_stats.get(name)
+                new_keep = _lowest(layer_scores, keep, int((~new_keep).sum()))
+                new_keeps[index] = new_keep
+            if reference is not None:
+                refit_layer(
+                    module,
+                    reference,
+                    X,
+                    layer,
+                    dict(reference.named_modules())[name],
+                    new_keep,
+                    batch_size,
+                    output_fn,
+                    ridge,
+                )
+                continue
+            with torch.no_grad():
                 removed = keep & ~new_keep
                 if compensate and layer.bias is not None:
                     _, shift = ecp_closed_form(layer.weight, stats[name])

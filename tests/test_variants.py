@@ -1,0 +1,254 @@
+"""The project's ECP variants: least-squares refit, density floor, sequential mode."""
+
+import copy
+import itertools
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from sklearn_ecprune import prune_mlp
+
+
+def make_net(sizes=(5, 12, 10, 3), activation=nn.Tanh, dtype=torch.float64, seed=0):
+    torch.manual_seed(seed)
+    layers = []
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:
+            layers.append(activation())
+    return nn.Sequential(*layers).to(dtype)
+
+
+def make_X(n=200, d=5, dtype=torch.float64, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(n, d, generator=g) + 0.5).to(dtype)
+
+
+def linears(net):
+    return {name: m for name, m in net.named_modules() if isinstance(m, nn.Linear)}
+
+
+def n_zero(net):
+    return sum(int((m.weight == 0).sum()) for m in linears(net).values())
+
+
+def n_weights(net):
+    return sum(m.weight.numel() for m in linears(net).values())
+
+
+def weighted_error(reference, pruned, X, name):
+    """E[sum_i s_i (z_i - z_i')^2] of one layer's pre-activation, s from the reference."""
+    outputs = {}
+
+    def grab(key):
+        def hook(_m, _inp, out):
+            outputs[key] = out
+
+        return hook
+
+    h1 = linears(reference)[name].register_forward_hook(grab("ref"))
+    h2 = linears(pruned)[name].register_forward_hook(grab("new"))
+    Xg = X.clone().requires_grad_(True)
+    y = reference(Xg)
+    s = torch.zeros_like(outputs["ref"])
+    for k in range(y.shape[1]):
+        (g,) = torch.autograd.grad(y[:, k].sum(), outputs["ref"], retain_graph=True)
+        s += g.square()
+    with torch.no_grad():
+        pruned(X)
+    h1.remove()
+    h2.remove()
+    diff = (outputs["ref"] - outputs["new"]).detach()
+    return float((s * diff.square()).sum(1).mean())
+
+
+# --- exact sparsity and masks ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(method="ecp-ls"),
+        dict(method="ecp-ls", n_steps=3),
+        dict(method="ecp-ls", scope="layer"),
+        dict(method="ecp", sequential=True, n_steps=2),
+        dict(method="ecp-ls", sequential=True),
+        dict(method="ecp", min_density=0.2),
+        dict(method="ecp-ls", min_density=0.05, n_steps=4),
+        dict(method="magnitude", min_density=0.5),
+    ],
+)
+@pytest.mark.parametrize("sparsity", [0.0, 0.5, 0.9, 0.97])
+def test_variants_reach_the_exact_sparsity(kwargs, sparsity):
+    net, X = make_net(dtype=torch.float32), make_X(dtype=torch.float32)
+    result = prune_mlp(net, X, sparsity, **kwargs)
+    assert n_zero(net) == round(sparsity * n_weights(net))
+    for name, mask in result.masks.items():
+        assert torch.equal(mask, linears(net)[name].weight != 0)
+
+
+@pytest.mark.parametrize("kwargs", [dict(method="ecp-ls"), dict(sequential=True)])
+def test_already_pruned_weights_stay_pruned(kwargs):
+    net, X = make_net(), make_X()
+    with torch.no_grad():
+        net[2].weight[:, :4] = 0
+    result = prune_mlp(net, X, 0.6, n_steps=3, **kwargs)
+    assert not bool(result.masks["2"][:, :4].any())
+    assert bool((net[2].weight[:, :4] == 0).all())
+
+
+# --- least-squares refit ---------------------------------------------------------
+
+
+def test_refit_lowers_the_weighted_error_below_plain_ecp():
+    net, X = make_net(), make_X()
+    plain, refit = copy.deepcopy(net), copy.deepcopy(net)
+    a = prune_mlp(plain, X, 0.6, method="ecp", layers=["2"])
+    b = prune_mlp(refit, X, 0.6, method="ecp-ls", layers=["2"], ridge=1e-8)
+    # Same ranking, so the same weights go; only the update of the rest differs.
+    assert torch.equal(a.masks["2"], b.masks["2"])
+    err_plain = weighted_error(net, plain, X, "2")
+    err_refit = weighted_error(net, refit, X, "2")
+    assert err_refit < 0.5 * err_plain
+
+
+def test_refit_lowers_the_output_error_of_the_whole_network():
+    net, X = make_net(), make_X()
+    reference = net(X).detach()
+    errors = {}
+    for method in ("ecp", "ecp-ls"):
+        pruned = copy.deepcopy(net)
+        prune_mlp(pruned, X, 0.7, method=method, n_steps=3)
+        with torch.no_grad():
+            errors[method] = float((pruned(X) - reference).square().sum(1).mean())
+    assert errors["ecp-ls"] < 0.5 * errors["ecp"]
+
+
+def test_refit_of_a_row_without_weights_is_the_ecp_bias_shift():
+    # One input: a pruned row keeps only its bias, whose refit is the ECP optimum.
+    net = make_net(sizes=(1, 6, 2))
+    X = make_X(d=1)
+    plain, refit = copy.deepcopy(net), copy.deepcopy(net)
+    a = prune_mlp(plain, X, 0.5, method="ecp", layers=["0"])
+    b = prune_mlp(refit, X, 0.5, method="ecp-ls", layers=["0"], ridge=0.0)
+    assert torch.equal(a.masks["0"], b.masks["0"])
+    pruned_rows = ~a.masks["0"][:, 0]
+    assert int(pruned_rows.sum()) == 3
+    torch.testing.assert_close(refit[0].bias[pruned_rows], plain[0].bias[pruned_rows])
+    # The kept rows are refit too (their bias changes in general, never for the worse).
+    assert weighted_error(net, refit, X, "0") <= weighted_error(net, plain, X, "0") + 1e-12
+
+
+def test_refit_without_pruning_leaves_the_network_unchanged():
+    net, X = make_net(), make_X()
+    pruned = copy.deepcopy(net)
+    prune_mlp(pruned, X, 0.0, method="ecp-ls")
+    for p, q in zip(net.parameters(), pruned.parameters(), strict=True):
+        torch.testing.assert_close(p, q, atol=1e-6, rtol=1e-6)
+
+
+def test_a_huge_ridge_keeps_the_masked_weights():
+    net, X = make_net(), make_X()
+    pruned = copy.deepcopy(net)
+    result = prune_mlp(pruned, X, 0.5, method="ecp-ls", n_steps=1, ridge=1e9)
+    for name, layer in linears(pruned).items():
+        expected = linears(net)[name].weight * result.masks[name]
+        torch.testing.assert_close(layer.weight, expected, atol=1e-6, rtol=0)
+
+
+def test_refit_works_without_a_bias_and_in_float32():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 8, bias=False), nn.ReLU(), nn.Linear(8, 2))
+    X = torch.randn(64, 4)
+    result = prune_mlp(net, X, 0.5, method="ecp-ls")
+    assert result.sparsity == 0.5
+    assert all(bool(torch.isfinite(p).all()) for p in net.parameters())
+
+
+# --- density floor ---------------------------------------------------------------
+
+
+def _net_with_a_weak_layer():
+    net = make_net(sizes=(5, 20, 20, 3), dtype=torch.float32)
+    with torch.no_grad():
+        net[0].weight.mul_(1e-3)  # magnitude pruning would wipe this layer out
+    return net
+
+
+def test_without_floor_a_layer_collapses():
+    net = _net_with_a_weak_layer()
+    prune_mlp(net, make_X(dtype=torch.float32), 0.6, method="magnitude")
+    assert int((net[0].weight != 0).sum()) == 0
+
+
+@pytest.mark.parametrize("min_density", [0.05, 0.1, 0.3])
+def test_density_floor_holds(min_density):
+    net = _net_with_a_weak_layer()
+    X = make_X(dtype=torch.float32)
+    result = prune_mlp(net, X, 0.6, method="magnitude", min_density=min_density)
+    for row in result.report.layers:
+        assert row.n_kept >= math.ceil(min_density * row.n_weights)
+    assert n_zero(net) == round(0.6 * n_weights(net))
+
+
+def test_density_floor_is_capped_at_the_uniform_density():
+    net = _net_with_a_weak_layer()
+    result = prune_mlp(net, make_X(dtype=torch.float32), 0.9, min_density=0.5)
+    # The target is still reached: the floor cannot exceed 1 - sparsity per layer.
+    assert n_zero(net) == round(0.9 * n_weights(net))
+    for row in result.report.layers:
+        assert row.n_kept >= math.floor(0.1 * row.n_weights)
+
+
+# --- sequential mode -------------------------------------------------------------
+
+
+def test_sequential_keeps_the_allocation_and_the_first_layer():
+    net, X = make_net(), make_X()
+    base, seq = copy.deepcopy(net), copy.deepcopy(net)
+    a = prune_mlp(base, X, 0.7, method="ecp")
+    b = prune_mlp(seq, X, 0.7, method="ecp", sequential=True)
+    assert [r.n_kept for r in a.report.layers] == [r.n_kept for r in b.report.layers]
+    assert torch.equal(a.masks["0"], b.masks["0"])
+    # Later layers are re-ranked on the partly pruned network: here they differ.
+    assert not all(torch.equal(a.masks[k], b.masks[k]) for k in ("2", "4"))
+
+
+def test_sequential_scores_see_the_pruned_earlier_layers():
+    net, X = make_net(), make_X()
+    seq = copy.deepcopy(net)
+    result = prune_mlp(seq, X, 0.7, method="ecp", sequential=True, layers=["0", "2"])
+    # Layer 2's mask must be what ECP picks on a network whose layer 0 is pruned
+    # and compensated (the final layer 0 of ``seq``) and whose layer 2 is dense.
+    manual = copy.deepcopy(net)
+    with torch.no_grad():
+        manual[0].weight.copy_(seq[0].weight)
+        manual[0].bias.copy_(seq[0].bias)
+    n_prune = int((~result.masks["2"]).sum())
+    expected = prune_mlp(manual, X, n_prune / net[2].weight.numel(), layers=["2"])
+    assert torch.equal(expected.masks["2"], result.masks["2"])
+
+
+# --- bad input ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(min_density=1.5), "min_density"),
+        (dict(min_density=-0.1), "min_density"),
+        (dict(min_density=True), "min_density"),
+        (dict(sequential="yes"), "sequential"),
+        (dict(ridge=-1.0), "ridge"),
+        (dict(ridge=float("nan")), "ridge"),
+    ],
+)
+def test_bad_variant_options_raise_and_leave_the_module_unchanged(kwargs, message):
+    net, X = make_net(dtype=torch.float32), make_X(dtype=torch.float32)
+    before = copy.deepcopy(net.state_dict())
+    with pytest.raises(ValueError, match=message):
+        prune_mlp(net, X, 0.5, method="ecp-ls", **kwargs)
+    for key, value in net.state_dict().items():
+        assert torch.equal(value, before[key])
