@@ -17,13 +17,13 @@ from ._statistics import LayerStatistics, ecp_statistics
 __version__ = "0.1.0"
 
 __all__ = [
+    "PRUNING_METHODS",
     "ECPrunedMLPClassifier",
     "ECPrunedMLPRegressor",
     "KeepPrunedWeightsZero",
-    "MLPModule",
-    "PRUNING_METHODS",
     "LayerReport",
     "LayerStatistics",
+    "MLPModule",
     "PruningMethod",
     "PruningReport",
     "PruningResult",
