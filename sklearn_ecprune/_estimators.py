@@ -27,7 +27,6 @@ from torch.utils.data import DataLoader
 
 from ._cache import DenseCache
 from ._callbacks import KeepPrunedWeightsZero
-from ._layers import find_linear_layers
 from ._methods import PRUNING_METHODS
 from ._modules import ACTIVATIONS, MLPModule
 from ._pruning import SCOPES, prune_mlp
@@ -355,9 +354,8 @@ class _ECPrunedMixin:
         def loss_fn(output, target):
             return criterion(output, target.to(device))
 
-        layers = [layer for _, layer in find_linear_layers(self.module_, X_t[:1].to(device))]
-        # Already pruned weights stay pruned: fit with warm_start, and partial_fit,
-        # only ever add to the masks.
+        # Every Linear layer is pruned. Already pruned weights stay pruned: fit with
+        # warm_start, and partial_fit, only ever add to the masks.
         result = prune_mlp(
             self.module_,
             X_t,
@@ -366,7 +364,6 @@ class _ECPrunedMixin:
             scope=self.scope,
             n_steps=self.n_steps,
             compensate=self.compensate,
-            layers=layers,
             y=y_t,
             loss_fn=loss_fn,
             random_state=seed,
