@@ -7,7 +7,7 @@ pure PyTorch and works on any ``torch.nn.Module`` made of ``nn.Linear`` layers.
 from ._callbacks import KeepPrunedWeightsZero
 from ._compact import SparseLinear, prune_neurons, to_sparse_module
 from ._estimators import ECPrunedMLPClassifier, ECPrunedMLPRegressor
-from ._methods import PRUNING_METHODS, PruningMethod
+from ._methods import PRUNING_METHODS, PruningMethod, register_method
 from ._modules import MLPModule
 from ._oracle import nonlinear_importance
 from ._pruning import apply_masks, ecp_importance, prune_mlp
@@ -35,5 +35,6 @@ __all__ = [
     "nonlinear_importance",
     "prune_mlp",
     "prune_neurons",
+    "register_method",
     "to_sparse_module",
 ]

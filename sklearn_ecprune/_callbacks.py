@@ -25,6 +25,7 @@ class KeepPrunedWeightsZero(Callback):
     """
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        """After a training step, set the weights outside ``net.masks_`` back to 0."""
         masks = getattr(net, "masks_", None)
         if training and masks:
             apply_masks(net.module_, masks)

@@ -73,6 +73,7 @@ class SparseLinear(nn.Module):
         self.register_buffer("bias", bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x W^T + b`` with a sparse-dense matrix product."""
         flat = x.reshape(-1, self.in_features)
         out = torch.sparse.mm(self.weight, flat.T).T
         if self.bias is not None:
@@ -80,6 +81,7 @@ class SparseLinear(nn.Module):
         return out.reshape(*x.shape[:-1], self.out_features)
 
     def extra_repr(self) -> str:
+        """Sizes and the density of the stored weight."""
         nnz = self.weight.values().numel()
         density = nnz / (self.in_features * self.out_features)
         return (

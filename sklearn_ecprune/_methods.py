@@ -84,6 +84,23 @@ class PruningMethod:
     refits : bool
         Whether, after the selection, the engine refits each row's kept weights and
         bias by least squares (see ``"ecp-ls"``) instead of only shifting the bias.
+
+    Examples
+    --------
+    A new criterion is one small class, registered under its name:
+
+    >>> import torch
+    >>> from sklearn_ecprune import PRUNING_METHODS, PruningMethod, prune_mlp, register_method
+    >>> @register_method
+    ... class CubicMagnitude(PruningMethod):
+    ...     name = "cubic"
+    ...     def compute_scores(self, ctx):
+    ...         return ctx.layer.weight.detach().abs() ** 3
+    >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(),
+    ...                           torch.nn.Linear(8, 2))
+    >>> prune_mlp(net, torch.randn(16, 4), 0.5, method="cubic").sparsity
+    0.5
+    >>> del PRUNING_METHODS["cubic"]
     """
 
     name: ClassVar[str] = ""
@@ -102,7 +119,23 @@ PRUNING_METHODS: dict[str, type[PruningMethod]] = {}
 
 
 def register_method(cls: type[PruningMethod]) -> type[PruningMethod]:
-    """Class decorator adding a method to :data:`PRUNING_METHODS`."""
+    """Class decorator adding a :class:`PruningMethod` to :data:`PRUNING_METHODS`.
+
+    The class's ``name`` becomes the value of ``method=`` in :func:`prune_mlp` and
+    of ``pruning=`` in the estimators.
+
+    Examples
+    --------
+    >>> from sklearn_ecprune import PRUNING_METHODS, PruningMethod, register_method
+    >>> @register_method
+    ... class Oldest(PruningMethod):
+    ...     name = "oldest"
+    ...     def compute_scores(self, ctx):
+    ...         return ctx.layer.weight.detach().abs()
+    >>> "oldest" in PRUNING_METHODS
+    True
+    >>> del PRUNING_METHODS["oldest"]
+    """
     PRUNING_METHODS[cls.name] = cls
     return cls
 

@@ -518,7 +518,15 @@ def _add_common(parser: argparse.ArgumentParser, *, methods: Sequence[str]) -> N
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``ecprune`` (used by :func:`main` and the docs)."""
+    """The argument parser of ``ecprune`` (used by :func:`main` and the docs).
+
+    Examples
+    --------
+    >>> from sklearn_ecprune.cli import build_parser
+    >>> args = build_parser().parse_args(["sweep", "--data", "wine", "--seeds", "2"])
+    >>> args.command, args.data, args.seeds
+    ('sweep', 'wine', 2)
+    """
     parser = _Parser(
         prog=PROG,
         formatter_class=_Formatter,
