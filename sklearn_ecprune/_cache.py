@@ -24,11 +24,16 @@ class DenseCache:
 
     An entry holds what a fresh dense fit would leave behind that later steps
     read: the module's weights, skorch's history, and torch's random state (so
-    that fine-tuning shuffles exactly as after a real fit).
+    that fine-tuning shuffles exactly as after a real fit). The least recently
+    used entries go once there are more than ``max_entries`` or their weights
+    take more than ``max_bytes``. A search visits all folds of one candidate
+    before the next, so the cache must hold one network per fold: 64 covers
+    any usual cross-validation.
     """
 
-    def __init__(self, max_entries: int = 8):
+    def __init__(self, max_entries: int = 64, max_bytes: int = 256 * 2**20):
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
         self._entries: OrderedDict[str, dict] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -45,18 +50,22 @@ class DenseCache:
         return digest.hexdigest()
 
     def store(self, key: str, estimator) -> None:
+        state = {
+            k: v.detach().to("cpu", copy=True) for k, v in estimator.module_.state_dict().items()
+        }
         entry = {
-            "state_dict": {
-                k: v.detach().to("cpu", copy=True)
-                for k, v in estimator.module_.state_dict().items()
-            },
+            "state_dict": state,
+            "bytes": sum(v.numel() * v.element_size() for v in state.values()),
             "history": copy.deepcopy(estimator.history_),
             "rng_state": torch.get_rng_state(),
         }
         with self._lock:
             self._entries[key] = entry
             self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
+            while len(self._entries) > 1 and (
+                len(self._entries) > self.max_entries
+                or sum(e["bytes"] for e in self._entries.values()) > self.max_bytes
+            ):
                 self._entries.popitem(last=False)
 
     def restore(self, key: str, estimator) -> bool:

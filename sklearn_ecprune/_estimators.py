@@ -500,7 +500,8 @@ _PARAMS_DOC = """
         can collapse a layer at 90 % sparsity and above.
     compensate : bool or None, default=None
         Shift the biases to compensate removed weights; ``None`` uses the
-        method's default (on for ECP).
+        method's default (on for the ECP methods). ``"ecp-ls"`` always
+        compensates through its refit, and rejects ``False``.
     fine_tune_epochs : int, default=10
         Epochs of training after pruning, with the pruned weights held at zero.
     calibration_size : int or None, default=2048
@@ -511,11 +512,13 @@ _PARAMS_DOC = """
         Two fits with the same integer give identical predictions. The global
         torch random state is left as it was.
     cache_dense : bool, default=True
-        With an integer ``random_state``, keep the trained dense network (in
-        memory, the last 8) and reuse it in a later fit on the same data with
-        the same training parameters: a grid search over ``sparsity`` or the
-        pruning method then trains each fold's dense network once. The result
-        is identical to training again.
+        With an integer ``random_state``, keep the trained dense network in
+        memory (the last 64, at most 256 MB of weights) and reuse it in a later
+        fit on the same data with the same training parameters: a grid search
+        over ``sparsity`` or the pruning method then trains each fold's dense
+        network once. The result is identical to training again. Fits with a
+        module instance, with ``warm_start``, or with parameters whose text form
+        changes from copy to copy (e.g. callback instances) are not cached.
     tol : float, default=1e-4
         Early stopping: training stops when the monitored loss has not improved
         by ``tol`` for ``n_iter_no_change`` epochs (as in scikit-learn's MLP).
@@ -572,8 +575,9 @@ class ECPrunedMLPClassifier(_ECPrunedMixin, NeuralNetClassifier):
     __doc__ = f"""Multilayer perceptron classifier pruned with elimination-compensation.
 
     ``fit`` trains the dense network with skorch's loop, prunes it to
-    ``sparsity`` with bias compensation, then fine-tunes it with the pruned
-    weights held at zero. A scikit-learn estimator: it works in pipelines,
+    ``sparsity`` (by default with ECP's ranking and a least-squares refit of the
+    kept weights and biases), then fine-tunes it with the pruned weights held at
+    zero. A scikit-learn estimator: it works in pipelines,
     ``GridSearchCV`` over ``sparsity``, ``clone`` and pickling.
 
     Parameters
@@ -693,8 +697,9 @@ class ECPrunedMLPRegressor(_ECPrunedMixin, NeuralNetRegressor):
     __doc__ = f"""Multilayer perceptron regressor pruned with elimination-compensation.
 
     ``fit`` trains the dense network with skorch's loop, prunes it to
-    ``sparsity`` with bias compensation, then fine-tunes it with the pruned
-    weights held at zero. Takes 1-D or 2-D ``y`` and predicts the same shape.
+    ``sparsity`` (by default with ECP's ranking and a least-squares refit of the
+    kept weights and biases), then fine-tunes it with the pruned weights held at
+    zero. Takes 1-D or 2-D ``y`` and predicts the same shape.
 
     Parameters
     ----------{_PARAMS_DOC.replace("{criterion}", "torch.nn.MSELoss")}

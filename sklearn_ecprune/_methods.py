@@ -2,7 +2,8 @@
 
 A method turns a layer (and the statistics it asks for) into a score per weight; the
 lowest scores are pruned first. Whether the bias is compensated is decided by the
-caller (``compensate``); the shift itself is always the ECP optimum ``W * S1 / S0``.
+caller (``compensate``), with the ECP optimum ``W * S1 / S0`` as the shift; methods
+that refit (``"ecp-ls"``) instead solve for the kept weights and the bias together.
 """
 
 from __future__ import annotations
@@ -171,7 +172,8 @@ class ECPLeastSquaresMethod(ECPMethod):
     that the layer's pre-activation matches that of the network as it was given to
     :func:`prune_mlp`:
 
-        min over w', b'  E[ s_i(x) (z_i(x) - w' . a'(x) - b')^2 ] + lambda ||w' - w||^2
+        min over w', b'  E[ s_i(x) (z_i(x) - w' . a'(x) - b')^2 ]
+                         + lambda ||(w', b') - (w, b)||^2
 
     where ``s_i = sum_k g_ik^2`` is the output sensitivity of neuron ``i``, ``z_i``
     the original pre-activation and ``a'`` the layer's input in the partly pruned

@@ -296,7 +296,9 @@ def prune_mlp(
         on the partly pruned network at every step.
     compensate : bool or None, default=None
         Shift the biases of pruned weights. ``None`` uses the method's default
-        (on for ``"ecp"`` and ``"nonlinear"``, off for the others).
+        (on for ``"ecp"`` and ``"nonlinear"``, off for the others). A refitting
+        method (``"ecp-ls"``) always compensates, through its refit of the kept
+        weights and the bias; ``compensate=False`` is an error there.
     layers : iterable of nn.Linear or str, default=None
         Prune only these layers. ``None`` means every Linear layer.
     y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
@@ -373,6 +375,11 @@ def prune_mlp(
         if y is None:
             raise ValueError(f"method={method!r} ranks by the loss gradient and needs y.")
         y_t = _as_target(y, X_t, X_t.shape[0])
+    if compensate is False and strategy.refits:
+        raise ValueError(
+            f"method={method!r} compensates through its least-squares refit; "
+            "compensate=False is not available with it (use method='ecp' for that)."
+        )
     if compensate is None:
         compensate = strategy.compensates
 

@@ -449,3 +449,20 @@ def test_no_cache_without_an_integer_random_state(iris):
     DENSE_CACHE.clear()
     ECPrunedMLPClassifier(**{**FAST, "random_state": None}).fit(X, y)
     assert len(DENSE_CACHE) == 0
+
+
+def test_dense_cache_holds_one_network_per_fold_of_a_ten_fold_search(iris, monkeypatch):
+    X, y = iris
+    DENSE_CACHE.clear()
+    dense_fits = []
+    original = ECPrunedMLPClassifier._train
+
+    def counting_train(self, X, y, epochs, **fit_params):
+        if epochs == self.max_epochs:
+            dense_fits.append(epochs)
+        return original(self, X, y, epochs, **fit_params)
+
+    monkeypatch.setattr(ECPrunedMLPClassifier, "_train", counting_train)
+    params = {**FAST, "max_epochs": 5}
+    GridSearchCV(ECPrunedMLPClassifier(**params), {"sparsity": [0.5, 0.9]}, cv=10).fit(X, y)
+    assert len(dense_fits) == 10 + 1

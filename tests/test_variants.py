@@ -252,3 +252,10 @@ def test_bad_variant_options_raise_and_leave_the_module_unchanged(kwargs, messag
         prune_mlp(net, X, 0.5, method="ecp-ls", **kwargs)
     for key, value in net.state_dict().items():
         assert torch.equal(value, before[key])
+
+
+def test_refitting_method_rejects_compensate_false():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    with pytest.raises(ValueError, match="compensate=False"):
+        prune_mlp(net, torch.randn(20, 4), 0.5, method="ecp-ls", compensate=False)
