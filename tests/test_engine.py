@@ -1,11 +1,11 @@
 """The pruning engine: closed forms, exact sparsity, statistics, errors."""
 
 import copy
-import itertools
 
 import numpy as np
 import pytest
 import torch
+from _networks import make_net, make_X
 from torch import nn
 from torch.func import functional_call, jacrev
 
@@ -19,22 +19,6 @@ from sklearn_ecprune import (
 )
 
 ALL_METHODS = sorted(PRUNING_METHODS)
-
-
-def make_net(sizes=(5, 7, 6, 3), activation=nn.Tanh, dtype=torch.float64, seed=0):
-    torch.manual_seed(seed)
-    layers = []
-    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
-        layers.append(nn.Linear(n_in, n_out))
-        if i < len(sizes) - 2:
-            layers.append(activation())
-    return nn.Sequential(*layers).to(dtype)
-
-
-def make_X(n=40, d=5, dtype=torch.float64, seed=1):
-    g = torch.Generator().manual_seed(seed)
-    # A shifted input: the non-zero mean is what the bias compensation exploits.
-    return (torch.randn(n, d, generator=g) + 0.5).to(dtype)
 
 
 def linearised_least_squares(net, X, layer_name):

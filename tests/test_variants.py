@@ -1,9 +1,9 @@
 """The project's ECP variants: least-squares refit, density floor, sequential mode."""
 
 import copy
-import itertools
 import math
 
+import _networks
 import pytest
 import torch
 from torch import nn
@@ -11,19 +11,12 @@ from torch import nn
 from sklearn_ecprune import prune_mlp
 
 
-def make_net(sizes=(5, 12, 10, 3), activation=nn.Tanh, dtype=torch.float64, seed=0):
-    torch.manual_seed(seed)
-    layers = []
-    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
-        layers.append(nn.Linear(n_in, n_out))
-        if i < len(sizes) - 2:
-            layers.append(activation())
-    return nn.Sequential(*layers).to(dtype)
+def make_net(sizes=(5, 12, 10, 3), **kwargs):
+    return _networks.make_net(sizes, **kwargs)
 
 
-def make_X(n=200, d=5, dtype=torch.float64, seed=1):
-    g = torch.Generator().manual_seed(seed)
-    return (torch.randn(n, d, generator=g) + 0.5).to(dtype)
+def make_X(n=200, **kwargs):
+    return _networks.make_X(n, **kwargs)
 
 
 def linears(net):
