@@ -218,10 +218,12 @@ def train_mlp(
     >>> epochs.n
     5
     """
-    torch.manual_seed(random_state)
     generator = torch.Generator().manual_seed(random_state)
     n_out = int(y.max()) + 1 if task == "classification" else 1
-    net = _make_mlp(X.shape[1], hidden_layer_sizes, n_out).to(X.dtype)
+    # Seeded initialisation that leaves the caller's global random state alone.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(random_state)
+        net = _make_mlp(X.shape[1], hidden_layer_sizes, n_out).to(X.dtype)
     order = torch.randperm(X.shape[0], generator=generator)
     n_val = max(1, round(validation_fraction * X.shape[0]))
     val, fit = order[:n_val], order[n_val:]
