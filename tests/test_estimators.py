@@ -302,28 +302,23 @@ def test_save_params_and_load_params_into_a_fresh_estimator(iris, tmp_path):
 
 
 @pytest.mark.slow
-def test_dense_defaults_match_scikit_learn_on_digits():
-    X, y = load_digits(return_X_y=True)
+@pytest.mark.parametrize(
+    ("load", "ours", "theirs"),
+    [
+        (load_digits, ECPrunedMLPClassifier, MLPClassifier),
+        (load_diabetes, ECPrunedMLPRegressor, MLPRegressor),
+    ],
+)
+def test_dense_defaults_match_scikit_learn(load, ours, theirs):
+    X, y = load(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
-    ours = make_pipeline(StandardScaler(), ECPrunedMLPClassifier(sparsity=0, random_state=0))
-    theirs = make_pipeline(StandardScaler(), MLPClassifier(random_state=0))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ours_score = ours.fit(X_train, y_train).score(X_test, y_test)
-        theirs_score = theirs.fit(X_train, y_train).score(X_test, y_test)
-    assert ours_score >= theirs_score - 0.01
-
-
-@pytest.mark.slow
-def test_dense_defaults_match_scikit_learn_on_diabetes():
-    X, y = load_diabetes(return_X_y=True)
-    X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
-    ours = make_pipeline(StandardScaler(), ECPrunedMLPRegressor(sparsity=0, random_state=0))
-    theirs = make_pipeline(StandardScaler(), MLPRegressor(random_state=0))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ours_score = ours.fit(X_train, y_train).score(X_test, y_test)
-        theirs_score = theirs.fit(X_train, y_train).score(X_test, y_test)
+    scores = []
+    for estimator in (ours(sparsity=0, random_state=0), theirs(random_state=0)):
+        pipe = make_pipeline(StandardScaler(), estimator)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            scores.append(pipe.fit(X_train, y_train).score(X_test, y_test))
+    ours_score, theirs_score = scores
     assert ours_score >= theirs_score - 0.01
 
 
