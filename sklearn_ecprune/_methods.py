@@ -8,12 +8,14 @@ that refit (``"ecp-ls"``) instead solve for the kept weights and the bias togeth
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
 from torch import nn
 
+from ._refit import refit_importance
 from ._statistics import LayerStatistics
 
 __all__ = [
@@ -39,6 +41,8 @@ class LayerContext:
     module: nn.Module | None = None
     X: torch.Tensor | None = None
     batch_size: int = 1024
+    output_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
+    ridge: float = 1e-3
 
 
 def ecp_closed_form(
@@ -197,6 +201,44 @@ class ECPLeastSquaresMethod(ECPMethod):
 
     name = "ecp-ls"
     refits = True
+
+
+@register_method
+class ECPOBSMethod(ECPLeastSquaresMethod):
+    """Rank by the error left after the refit, then refit as ``"ecp-ls"`` does.
+
+    ``"ecp-ls"`` ranks weights by ECP's importance, the error left when only the
+    bias compensates, but then compensates through the kept weights as well. This
+    method ranks by the error left after *that* compensation: for row ``i`` with
+    the sensitivity-weighted Gram matrix ``H_i = E[s_i a~ a~^T]`` of its kept
+    inputs and the constant 1 (plus the refit's ridge), removing ``W_ij`` and
+    refitting the rest of the row leaves
+
+        I_ij = W_ij^2 / [H_i^-1]_jj
+
+    the OBS saliency with ECP's weights ``s_i = sum_k g_ik^2``. With the bias as
+    the only free parameter it reduces to ECP's importance. One weighted Gram
+    matrix and its inverse per row and step: about twice the work of ``"ecp-ls"``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ecprune import prune_mlp
+    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+    <torch._C.Generator object at ...>
+    >>> net = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.ReLU(),
+    ...                           torch.nn.Linear(16, 2))
+    >>> prune_mlp(net, torch.randn(200, 6), 0.75, method="ecp-obs", n_steps=5).sparsity
+    0.75
+    """
+
+    name = "ecp-obs"
+    needs_statistics = False
+
+    def compute_scores(self, ctx: LayerContext) -> torch.Tensor:
+        return refit_importance(
+            ctx.module, ctx.X, ctx.layer, ctx.batch_size, ctx.output_fn, ctx.ridge
+        )
 
 
 @register_method

@@ -456,6 +456,8 @@ def _prune(
                     module=module,
                     X=X,
                     batch_size=batch_size,
+                    output_fn=output_fn,
+                    ridge=ridge,
                 )
             )
             for name, layer in subset
@@ -522,7 +524,8 @@ def _step_statistics(
     output_fn: Callable | None,
 ) -> dict[str, LayerStatistics]:
     """The statistics this step needs, computed on the current (partly pruned) network."""
-    if strategy.needs_statistics or compensate:
+    # A refitting method compensates through its refit, which needs no statistics.
+    if strategy.needs_statistics or (compensate and not strategy.refits):
         return _collect_statistics(module, X, named, batch_size, output_fn)
     if strategy.needs_inputs:
         return _collect_statistics(module, X, named, batch_size, with_output_grads=False)

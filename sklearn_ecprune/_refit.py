@@ -13,14 +13,15 @@ case of a row that keeps no weight.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ._statistics import _output_matrix, _squared_output_gradients
 
-__all__ = ["refit_layer"]
+__all__ = ["refit_importance", "refit_layer"]
 
 _F64 = torch.float64
 # Most elements of the gathered (rows x samples x kept inputs) block held at once;
@@ -30,15 +31,18 @@ _BLOCK_ELEMENTS = 1 << 24
 
 def _collect(
     module: nn.Module,
-    reference: nn.Module,
+    reference: nn.Module | None,
     X: torch.Tensor,
     layer: nn.Linear,
-    ref_layer: nn.Linear,
+    ref_layer: nn.Linear | None,
     batch_size: int,
     output_fn: Callable | None,
     dtype: torch.dtype,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per sample: the layer's input (with a constant 1), ``s_i`` and the target ``z_i``."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Per sample: the layer's input (with a constant 1), ``s_i`` and the target ``z_i``.
+
+    Without a reference network there is no target (``None``).
+    """
     seen: dict[str, torch.Tensor] = {}
 
     def record(key):
@@ -48,33 +52,35 @@ def _collect(
 
         return hook
 
-    handles = [
-        layer.register_forward_hook(record("cur")),
-        ref_layer.register_forward_hook(record("ref")),
-    ]
+    networks = [module] if reference is None else [module, reference]
+    handles = [layer.register_forward_hook(record("cur"))]
+    if reference is not None:
+        handles.append(ref_layer.register_forward_hook(record("ref")))
     inputs, sensitivities, targets = [], [], []
-    was_training = (module.training, reference.training)
-    module.eval()
-    reference.eval()
+    was_training = [net.training for net in networks]
+    for net in networks:
+        net.eval()
     try:
         for start in range(0, X.shape[0], batch_size):
             batch = X[start : start + batch_size]
             with torch.enable_grad():
                 out = _output_matrix(module(batch.detach().requires_grad_(True)), output_fn)
                 (weights,) = _squared_output_gradients(out, [seen["cur_out"]])
-            with torch.no_grad():
-                reference(batch)
             a = seen["cur_in"].to(dtype)
             inputs.append(torch.cat([a, torch.ones_like(a[:, :1])], dim=1))
             sensitivities.append(weights.to(dtype))
-            targets.append(seen["ref_out"].detach().to(dtype))
+            if reference is not None:
+                with torch.no_grad():
+                    reference(batch)
+                targets.append(seen["ref_out"].detach().to(dtype))
             seen.clear()
     finally:
         for handle in handles:
             handle.remove()
-        module.train(was_training[0])
-        reference.train(was_training[1])
-    return torch.cat(inputs), torch.cat(sensitivities), torch.cat(targets)
+        for net, mode in zip(networks, was_training, strict=True):
+            net.train(mode)
+    target = torch.cat(targets) if targets else None
+    return torch.cat(inputs), torch.cat(sensitivities), target
 
 
 def refit_layer(
@@ -98,21 +104,98 @@ def refit_layer(
     output at their current weights.
     """
     has_bias = layer.bias is not None
-    out_features, in_features = layer.weight.shape
-    device = layer.weight.device
+    in_features = layer.in_features
+    work = _work_dtype(layer)
+    a, s, z = _collect(module, reference, X, layer, ref_layer, batch_size, output_fn, work)
+    keep = keep.to(layer.weight.device)
+    current = _augmented_weight(layer)
+    solved = torch.zeros_like(current)
+    for block in _row_systems(a, s, _columns(keep, has_bias), ridge):
+        # E[s_i z_i a~] as (sqrt(s_i) a~) @ (sqrt(s_i) z_i).
+        target = (block.root_s * z[:, block.rows].T)[:, :, None]
+        cross = (block.scaled @ target)[:, :, 0].to(_F64) / a.shape[0]
+        start = torch.gather(current[block.rows], 1, block.index)
+        rhs = (cross + block.lam[:, None] * start) * block.validf
+        solution = torch.linalg.solve(block.system, rhs) * block.validf
+        full = torch.zeros(len(block.rows), current.shape[1], dtype=_F64, device=current.device)
+        full.scatter_add_(1, block.index, solution)
+        solved[block.rows] = full
+
+    with torch.no_grad():
+        layer.weight.copy_((solved[:, :in_features] * keep).to(layer.weight.dtype))
+        if has_bias:
+            layer.bias.copy_(solved[:, in_features].to(layer.bias.dtype))
+
+
+def refit_importance(
+    module: nn.Module,
+    X: torch.Tensor,
+    layer: nn.Linear,
+    batch_size: int,
+    output_fn: Callable | None,
+    ridge: float,
+) -> torch.Tensor:
+    """The output error left by removing each weight after the refit compensates.
+
+    For row ``i`` with weighted Gram matrix ``H_i = E[s_i a~ a~^T]`` over its kept
+    inputs and the constant 1 (plus the ridge), removing weight ``j`` and refitting
+    the others leaves ``W_ij^2 / [H_i^-1]_jj`` (the OBS saliency, with ECP's
+    sensitivity weights). With only the bias free this is exactly ECP's importance.
+    Weights already zero score 0. Returned in float64.
+    """
+    has_bias = layer.bias is not None
+    in_features = layer.in_features
+    a, s, _ = _collect(module, None, X, layer, None, batch_size, output_fn, _work_dtype(layer))
+    keep = layer.weight.detach() != 0
+    current = _augmented_weight(layer)
+    scores = torch.zeros_like(current)
+    for block in _row_systems(a, s, _columns(keep, has_bias), ridge):
+        inverse_diag = torch.linalg.inv(block.system).diagonal(dim1=1, dim2=2)
+        w = torch.gather(current[block.rows], 1, block.index)
+        full = torch.zeros(len(block.rows), current.shape[1], dtype=_F64, device=current.device)
+        full.scatter_add_(1, block.index, w.square() / inverse_diag * block.validf)
+        scores[block.rows] = full
+    return scores[:, :in_features] * keep
+
+
+def _work_dtype(layer: nn.Linear) -> torch.dtype:
     # The Gram products dominate the cost: float32 for a float32 network (the ridge
     # is far above its round-off), solved in float64.
-    work = _F64 if layer.weight.dtype == _F64 else torch.float32
-    a, s, z = _collect(module, reference, X, layer, ref_layer, batch_size, output_fn, work)
-    n = a.shape[0]
+    return _F64 if layer.weight.dtype == _F64 else torch.float32
 
-    keep = keep.to(device)
-    columns = torch.cat([keep, torch.full_like(keep[:, :1], has_bias)], dim=1)
-    current = layer.weight.detach().to(_F64)
-    bias = layer.bias.detach().to(_F64) if has_bias else torch.zeros_like(current[:, 0])
-    current = torch.cat([current, bias[:, None]], dim=1)
-    solved = torch.zeros(out_features, in_features + 1, dtype=_F64, device=device)
 
+def _augmented_weight(layer: nn.Linear) -> torch.Tensor:
+    """``[W | b]`` in float64 (a zero column without a bias)."""
+    weight = layer.weight.detach().to(_F64)
+    if layer.bias is None:
+        return torch.cat([weight, weight.new_zeros(len(weight), 1)], dim=1)
+    return torch.cat([weight, layer.bias.detach().to(_F64)[:, None]], dim=1)
+
+
+def _columns(keep: torch.Tensor, has_bias: bool) -> torch.Tensor:
+    """Which columns of ``[W | b]`` each row fits: its kept weights and the bias."""
+    return torch.cat([keep, torch.full_like(keep[:, :1], has_bias)], dim=1)
+
+
+@dataclass
+class _RowBlock:
+    """The weighted least-squares systems of a block of rows."""
+
+    rows: torch.Tensor  # (r,) row indices
+    index: torch.Tensor  # (r, width) column of each slot (0 where padded)
+    valid: torch.Tensor  # (r, width) whether a slot is a real column
+    validf: torch.Tensor  # valid as float64
+    scaled: torch.Tensor  # (r, width, n) kept inputs times sqrt of the row's sensitivity
+    root_s: torch.Tensor  # (r, n) sqrt of the row's sensitivity
+    system: torch.Tensor  # (r, width, width) Gram matrix plus ridge, identity where padded
+    lam: torch.Tensor  # (r,) ridge of each row
+
+
+def _row_systems(
+    a: torch.Tensor, s: torch.Tensor, columns: torch.Tensor, ridge: float
+) -> Iterator[_RowBlock]:
+    """The systems of all rows, in blocks of similar width and bounded memory."""
+    n, out_features = a.shape[0], columns.shape[0]
     # Rows with similar numbers of kept inputs share a block (less padding).
     counts = columns.sum(1)
     order = torch.sort(counts, stable=True).indices
@@ -125,49 +208,34 @@ def refit_layer(
             width = max(width, int(counts[order[stop]]))
             rows_fit = max(1, _BLOCK_ELEMENTS // (n * width))
             stop += 1
-        rows = order[start:stop]
-        _solve_block(a, s, z, columns, current, solved, rows, width, ridge)
+        yield _block_system(a, s, columns, order[start:stop], width, ridge)
         start = stop
 
-    with torch.no_grad():
-        layer.weight.copy_((solved[:, :in_features] * keep).to(layer.weight.dtype))
-        if has_bias:
-            layer.bias.copy_(solved[:, in_features].to(layer.bias.dtype))
 
-
-def _solve_block(
+def _block_system(
     a: torch.Tensor,
     s: torch.Tensor,
-    z: torch.Tensor,
     columns: torch.Tensor,
-    current: torch.Tensor,
-    solved: torch.Tensor,
     rows: torch.Tensor,
     width: int,
     ridge: float,
-) -> None:
-    """Solve the refit of ``rows``, each over its kept columns padded to ``width``."""
+) -> _RowBlock:
+    """The systems of ``rows``, each over its own columns padded to ``width``."""
     n = a.shape[0]
     block = columns[rows]
     # A stable sort puts each row's kept columns first, in index order.
     index = torch.sort((~block).to(torch.int8), dim=1, stable=True).indices[:, :width]
     valid = torch.gather(block, 1, index)
     index = torch.where(valid, index, 0)
-    # (rows, samples, width): each row's own kept inputs.
-    gathered = a[:, index].permute(1, 0, 2)
-    weights = s[:, rows].T  # (rows, samples)
-    weighted = gathered * weights[:, :, None]
-    gram = (weighted.transpose(1, 2) @ gathered).to(_F64) / n
-    cross = (weighted * z[:, rows].T[:, :, None]).sum(1).to(_F64) / n
+    # (rows, width, samples): each row's own kept inputs, times sqrt(s_i) so that the
+    # weighted Gram matrix is one symmetric product (one block-sized tensor, not two).
+    root_s = s[:, rows].T.sqrt()
+    scaled = a.T[index].mul_(root_s[:, None, :])
+    gram = (scaled @ scaled.transpose(1, 2)).to(_F64) / n
     validf = valid.to(_F64)
     diag = gram.diagonal(dim1=1, dim2=2)
     lam = ridge * (diag * validf).sum(1) / validf.sum(1).clamp_min(1.0) + 1e-12
     system = gram * (validf[:, :, None] * validf[:, None, :]) + torch.diag_embed(
         torch.where(valid, lam[:, None], 1.0)
     )
-    start = torch.gather(current[rows], 1, index)
-    rhs = (cross + lam[:, None] * start) * validf
-    solution = torch.linalg.solve(system, rhs) * validf
-    full = torch.zeros(len(rows), current.shape[1], dtype=_F64, device=current.device)
-    full.scatter_add_(1, index, solution)
-    solved[rows] = full
+    return _RowBlock(rows, index, valid, validf, scaled, root_s, system, lam)

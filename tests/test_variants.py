@@ -8,7 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from sklearn_ecprune import prune_mlp
+from sklearn_ecprune import ecp_statistics, prune_mlp
+from sklearn_ecprune._methods import ecp_closed_form
+from sklearn_ecprune._refit import refit_importance, refit_layer
 
 
 def make_net(sizes=(5, 12, 10, 3), **kwargs):
@@ -68,6 +70,7 @@ def weighted_error(reference, pruned, X, name):
         dict(method="ecp-ls", scope="layer"),
         dict(method="ecp", sequential=True, n_steps=2),
         dict(method="ecp-ls", sequential=True),
+        dict(method="ecp-obs", n_steps=2),
         dict(method="ecp", min_density=0.2),
         dict(method="ecp-ls", min_density=0.05, n_steps=4),
         dict(method="magnitude", min_density=0.5),
@@ -161,6 +164,40 @@ def test_refit_works_without_a_bias_and_in_float32():
 
 
 # --- density floor ---------------------------------------------------------------
+
+
+def test_refit_importance_with_only_the_bias_free_is_ecp_importance():
+    # One input: each row's only weight can be compensated by its bias alone.
+    net, X = make_net(sizes=(1, 6, 2)), make_X(d=1)
+    stats = ecp_statistics(net, X)
+    expected, _ = ecp_closed_form(net[0].weight, stats["0"])
+    scores = refit_importance(net, X, net[0], 1024, None, ridge=0.0)
+    torch.testing.assert_close(scores, expected)
+
+
+@pytest.mark.parametrize("row, col", [(0, 0), (2, 3), (5, 6)])
+def test_refit_importance_is_the_error_left_after_the_refit(row, col):
+    net, X = make_net(), make_X()
+    scores = refit_importance(net, X, net[2], 1024, None, ridge=0.0)
+    keep = torch.ones_like(net[2].weight, dtype=torch.bool)
+    keep[row, col] = False
+    pruned = copy.deepcopy(net)
+    refit_layer(pruned, net, X, pruned[2], net[2], keep, 1024, None, 0.0)
+    assert float(pruned[2].weight.detach()[row, col]) == 0.0
+    error = weighted_error(net, pruned, X, "2")
+    assert math.isclose(float(scores[row, col]), error, rel_tol=1e-6)
+    # Below the error of the bias-only compensation, which ECP ranks by.
+    ecp, _ = ecp_closed_form(net[2].weight, ecp_statistics(net, X)["2"])
+    assert error <= float(ecp[row, col]) * (1 + 1e-9)
+
+
+def test_refit_importance_of_pruned_weights_is_zero():
+    net, X = make_net(), make_X()
+    with torch.no_grad():
+        net[2].weight[:, :3] = 0
+    scores = refit_importance(net, X, net[2], 1024, None, ridge=1e-3)
+    assert bool((scores[:, :3] == 0).all())
+    assert bool((scores[:, 3:] > 0).all())
 
 
 def _net_with_a_weak_layer():
