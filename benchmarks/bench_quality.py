@@ -9,6 +9,7 @@ it at every sparsity, without and with a short masked fine-tuning. Writes
 Usage::
 
     python benchmarks/bench_quality.py            # full run, < 20 minutes on 2 cores
+    python benchmarks/bench_quality.py --jobs 1   # the same, in one process
     python benchmarks/bench_quality.py --quick    # smoke run, about a minute
     python benchmarks/bench_quality.py --replot   # redraw the figures from quality.csv
 
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from joblib import Parallel, delayed
 from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
@@ -62,6 +64,30 @@ FIGURES = {
     "classification": ["digits", "breast_cancer", "wine"],
     "regression": ["diabetes", "friedman1", "diff-sorp-0.02", "diff-sorp-0.2"],
 }
+
+
+def _sweep_one(label, name, noise, hidden, sparsities, seeds, fine_tune, progress=None):
+    """The sweep of one (data set, architecture): every configuration, seed and sparsity."""
+    torch.set_num_threads(1)
+    data = load_dataset(name, noise=noise, random_state=0)
+    stratify = data.y if data.task == "classification" else None
+    X_train, X_test, y_train, y_test = train_test_split(
+        data.X, data.y, test_size=TEST_SIZE, random_state=0, stratify=stratify
+    )
+    return run_sweep(
+        X_train,
+        y_train,
+        X_test,
+        y_test,
+        task=data.task,
+        configs=PRUNING_CONFIGS,
+        sparsities=sparsities,
+        hidden_layer_sizes=hidden,
+        seeds=seeds,
+        fine_tune_epochs=fine_tune,
+        dataset=label,
+        progress=progress,
+    )
 
 
 def criteria(
@@ -140,9 +166,15 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="only redraw the figures from the quality[_quick].csv in the output folder",
     )
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=2,
+        help="processes, one (data set, architecture) sweep each, one torch thread each",
+    )
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, got {args.jobs}")
 
     datasets, architectures, sparsities, seeds = DATASETS, ARCHITECTURES, SPARSITIES, SEEDS
     fine_tune, suffix = FINE_TUNE_EPOCHS, ""
@@ -165,33 +197,29 @@ def main(argv: list[str] | None = None) -> None:
         print(f"wrote {', '.join(str(out / f) for f in figures)}")
         return
 
-    n_runs = len(datasets) * len(architectures) * len(seeds) * len(PRUNING_CONFIGS)
-    bar = tqdm(total=n_runs * len(sparsities), desc="pruned networks", unit="net")
-    frames, start = [], time.perf_counter()
-    for label, name, noise in datasets:
-        data = load_dataset(name, noise=noise, random_state=0)
-        stratify = data.y if data.task == "classification" else None
-        X_train, X_test, y_train, y_test = train_test_split(
-            data.X, data.y, test_size=TEST_SIZE, random_state=0, stratify=stratify
-        )
-        for hidden in architectures:
+    tasks = [(d, hidden) for d in datasets for hidden in architectures]
+    nets_per_task = len(seeds) * len(PRUNING_CONFIGS) * len(sparsities)
+    bar = tqdm(total=len(tasks) * nets_per_task, desc="pruned networks", unit="net")
+    start = time.perf_counter()
+    if args.jobs == 1:
+        frames = []
+        for (label, name, noise), hidden in tasks:
             bar.set_postfix_str(f"{label} {hidden}")
-            frames.append(
-                run_sweep(
-                    X_train,
-                    y_train,
-                    X_test,
-                    y_test,
-                    task=data.task,
-                    configs=PRUNING_CONFIGS,
-                    sparsities=sparsities,
-                    hidden_layer_sizes=hidden,
-                    seeds=seeds,
-                    fine_tune_epochs=fine_tune,
-                    dataset=label,
-                    progress=bar,
-                )
-            )
+            part = _sweep_one(label, name, noise, hidden, sparsities, seeds, fine_tune, bar)
+            frames.append(part)
+    else:
+        # One process per (data set, architecture) sweep, each on one torch thread; the
+        # results do not depend on the number of jobs (every network is seeded).
+        jobs = Parallel(n_jobs=args.jobs, return_as="generator_unordered")(
+            delayed(_sweep_one)(label, name, noise, hidden, sparsities, seeds, fine_tune)
+            for (label, name, noise), hidden in tasks
+        )
+        frames = []
+        for part in jobs:
+            frames.append(part)
+            bar.update(nets_per_task)
+        order = {(d[0], "-".join(map(str, h))): i for i, (d, h) in enumerate(tasks)}
+        frames.sort(key=lambda f: order[(f["dataset"].iat[0], f["architecture"].iat[0])])
     bar.close()
     wall = time.perf_counter() - start
     frame = pd.concat(frames, ignore_index=True)
@@ -203,8 +231,8 @@ def main(argv: list[str] | None = None) -> None:
     header = f"""# Pruning quality benchmark
 
 Generated by `python benchmarks/bench_quality.py{" --quick" if args.quick else ""}` in
-{wall / 60:.1f} minutes ({platform.machine()}, torch {torch.__version__}, {args.threads}
-threads). Do not edit by hand.
+{wall / 60:.1f} minutes ({platform.machine()}, torch {torch.__version__}, {args.jobs}
+processes of 1 thread). Do not edit by hand.
 
 Setup: data sets {", ".join(d[0] for d in datasets)} (test split {TEST_SIZE:.0%}, fixed;
 X standardised, regression targets standardised); ReLU MLPs with hidden layers

@@ -52,8 +52,12 @@ PRUNING_CONFIGS: dict[str, dict[str, Any]] = {
     "ecp-10step": {"method": "ecp", "n_steps": 10},
     "ecp-10step-seq": {"method": "ecp", "n_steps": 10, "sequential": True},
     "ecp-ls-1step": {"method": "ecp-ls"},
+    "ecp-ls-5step": {"method": "ecp-ls", "n_steps": 5},
+    "ecp-ls-20step": {"method": "ecp-ls", "n_steps": 20},
+    # Against ecp-ls-5step: probabilities instead of logits; OBS ranking instead of ECP's.
     "ecp-ls-softmax": {"method": "ecp-ls", "n_steps": 5, "output_fn": "softmax"},
-    "ecp-ls": {"method": "ecp-ls", "n_steps": 5},
+    "ecp-obs": {"method": "ecp-obs", "n_steps": 5},
+    "ecp-ls": {"method": "ecp-ls", "n_steps": 10},
 }
 """Named pruning configurations: name -> keyword arguments of :func:`prune_mlp`.
 
