@@ -77,7 +77,7 @@ print(f"dense test accuracy: {accuracy(model):.3f}")
 # ``"magnitude"`` ranks by ``|W|`` without compensation. Both use one global threshold
 # over the three layers. The third variant prunes with ECP in 10 steps, recomputing the
 # statistics on the partly pruned network at every step. The fourth, the estimators'
-# default, ranks like ECP in 5 steps but, instead of shifting only the biases, refits
+# default, ranks like ECP in 10 steps but, instead of shifting only the biases, refits
 # every row's kept weights and bias by least squares so that the layer's
 # pre-activations match those of the dense network (see the method page).
 
@@ -86,7 +86,7 @@ variants = {
     "magnitude": dict(method="magnitude"),
     "ecp (one shot)": dict(method="ecp"),
     "ecp (10 steps)": dict(method="ecp", n_steps=10),
-    "ecp-ls (5 steps)": dict(method="ecp-ls", n_steps=5),
+    "ecp-ls (10 steps)": dict(method="ecp-ls", n_steps=10),
 }
 
 scores = {name: [] for name in variants}

@@ -42,7 +42,7 @@ X_train.head()
 # ------------
 # The network has two hidden layers. ``fit`` trains it densely for at most
 # ``max_epochs`` epochs, removes the fraction ``sparsity`` of its weights with the
-# default pruning method, ``"ecp-ls"`` in ``n_steps=5`` steps (the ECP ranking with a
+# default pruning method, ``"ecp-ls"`` in ``n_steps=10`` steps (the ECP ranking with a
 # least-squares refit of the kept weights), then fine-tunes the remaining weights for
 # ``fine_tune_epochs`` epochs with the pruned ones held at zero.
 
