@@ -66,7 +66,8 @@ def find_linear_layers(
     ``layers`` restricts the result to the given layers or layer names.
 
     Raises ``ValueError`` when the module has no Linear layer, when X does not fit
-    the module, or when ``layers`` names something that is not a Linear layer of it.
+    the module, when a layer's parameters are not finite, or when ``layers`` names
+    something that is not a Linear layer of it.
     """
     names = _named_linears(module)
     if not names:
@@ -102,6 +103,13 @@ def find_linear_layers(
             )
         seen.append(layer)
     found = [(names[layer], layer) for layer in seen]
+    for name, layer in found:
+        params = [p for p in (layer.weight, layer.bias) if p is not None]
+        if not all(bool(torch.isfinite(p).all()) for p in params):
+            raise ValueError(
+                f"Linear layer {name!r} has NaN or infinite parameters (did training "
+                "diverge?); fix or retrain the network first."
+            )
     if layers is None:
         if not found:
             raise ValueError("None of the module's Linear layers is used in its forward pass.")

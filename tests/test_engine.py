@@ -334,6 +334,17 @@ def test_bad_input_raises_and_leaves_the_module_unchanged(kwargs, message):
         assert torch.equal(value, before[key])
 
 
+def test_network_with_nan_weights_is_rejected_and_left_unchanged():
+    net = make_net(dtype=torch.float32)
+    with torch.no_grad():
+        net[2].weight[0, 0] = float("nan")
+    before = copy.deepcopy(net.state_dict())
+    with pytest.raises(ValueError, match="'2' has NaN or infinite parameters"):
+        prune_mlp(net, make_X(dtype=torch.float32), 0.5, method="ecp-ls")
+    for key, value in net.state_dict().items():
+        torch.testing.assert_close(value, before[key], rtol=0, atol=0, equal_nan=True)
+
+
 def test_module_without_linear_layer_is_rejected():
     with pytest.raises(ValueError, match=r"no nn\.Linear layer"):
         prune_mlp(nn.Sequential(nn.ReLU()), torch.randn(4, 3), 0.5)

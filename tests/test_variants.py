@@ -10,7 +10,7 @@ from torch import nn
 
 from sklearn_ecprune import ecp_statistics, prune_mlp
 from sklearn_ecprune._methods import ecp_closed_form
-from sklearn_ecprune._refit import refit_importance, refit_layer
+from sklearn_ecprune._refit import _cholesky, refit_importance, refit_layer
 
 
 def make_net(sizes=(5, 12, 10, 3), **kwargs):
@@ -161,6 +161,42 @@ def test_refit_works_without_a_bias_and_in_float32():
     result = prune_mlp(net, X, 0.5, method="ecp-ls")
     assert result.sparsity == 0.5
     assert all(bool(torch.isfinite(p).all()) for p in net.parameters())
+
+
+@pytest.fixture
+def two_threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("method", ["ecp-ls", "ecp-obs"])
+def test_refit_of_rows_wider_than_150_with_two_threads(two_threads, method):
+    # Batched LU fails on CPU with several threads beyond about 150 unknowns
+    # (pytorch/pytorch#142815); the refit's SPD systems must not depend on it.
+    net, X = make_net(sizes=(8, 200, 160, 2)), make_X(n=300, d=8)
+    plain, refit = copy.deepcopy(net), copy.deepcopy(net)
+    prune_mlp(plain, X, 0.1, method="ecp", layers=["2"])
+    result = prune_mlp(refit, X, 0.1, method=method, layers=["2"])
+    assert result.masks["2"].sum(1).max() > 150
+    assert all(bool(torch.isfinite(p).all()) for p in refit.parameters())
+    assert weighted_error(net, refit, X, "2") < weighted_error(net, plain, X, "2")
+
+
+def test_cholesky_lifts_a_system_that_round_off_left_indefinite():
+    v = torch.randn(6, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    system = (v @ v.T - 1e-10 * torch.eye(6, dtype=torch.float64))[None]
+    assert int(torch.linalg.cholesky_ex(system).info) != 0
+    factor = _cholesky(system)
+    torch.testing.assert_close(factor @ factor.mT, system, rtol=0, atol=1e-8)
+
+
+def test_cholesky_of_a_non_finite_system_raises():
+    system = torch.eye(3, dtype=torch.float64)[None].clone()
+    system[0, 1, 1] = float("nan")
+    with pytest.raises(ValueError, match="NaN or inf"):
+        _cholesky(system)
 
 
 # --- density floor ---------------------------------------------------------------
