@@ -257,6 +257,9 @@ def prune_neurons(
     bias_before = {
         name: None if layer.bias is None else layer.bias.detach().clone() for name, layer in named
     }
+    # Original index of each current row, so the report compares a layer's biases
+    # with their own values before, also when the layer itself lost neurons.
+    kept_rows = {name: torch.arange(layer.out_features) for name, layer in named}
     total_hidden = sum(module.get_submodule(first).out_features for first, _ in pairs)
     keep_fraction = 1.0 - float(fraction)
     for step in range(1, n_steps + 1):
@@ -274,13 +277,15 @@ def prune_neurons(
         keeps = _keep_per_layer(scores, n_keep_total)
         for (first, second), keep, shift in zip(pairs, keeps, shifts, strict=True):
             _remove_neurons(module, first, second, keep, shift)
+            kept_rows[first] = kept_rows[first][keep.cpu()]
 
     rows = []
     for name, _ in named:
         layer = module.get_submodule(name)
         before = bias_before[name]
         shifted = 0.0
-        if before is not None and layer.bias is not None and before.shape == layer.bias.shape:
+        if before is not None and layer.bias is not None:
+            before = before[kept_rows[name].to(before.device)]
             shifted = float((layer.bias.detach() - before).abs().mean())
         rows.append(
             LayerReport(

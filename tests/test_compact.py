@@ -75,6 +75,20 @@ def test_a_constant_neuron_is_removed_first_and_compensated_exactly():
     torch.testing.assert_close(net(X), reference, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("compensate", [True, False])
+def test_report_shows_the_bias_shift_of_a_layer_that_also_lost_neurons(compensate):
+    net, X = make_net(), make_X()
+    report = prune_neurons(net, X, 0.5, compensate=compensate)
+    assert net[2].out_features < 16  # the middle layer lost neurons of its own
+    middle = report.layers[1]
+    # Each kept bias is compared with its own value before: exactly 0 without
+    # compensation, the compensation's size with it.
+    if compensate:
+        assert middle.mean_abs_bias_shift > 1e-3
+    else:
+        assert middle.mean_abs_bias_shift == 0.0
+
+
 def test_every_hidden_layer_keeps_a_neuron():
     net, X = make_net(), make_X()
     prune_neurons(net, X, 0.99, n_steps=3)
