@@ -1,40 +1,41 @@
 """Elimination-compensation pruning for scikit-learn neural networks.
 
-The engine (:func:`prune_mlp`, :func:`ecp_statistics`, :func:`ecp_importance`) is
-pure PyTorch and works on any ``torch.nn.Module`` made of ``nn.Linear`` layers.
+- :class:`ECPrunedMLPClassifier` and :class:`ECPrunedMLPRegressor` (``estimators``):
+  scikit-learn estimators, built on skorch, whose ``fit`` trains a dense MLP, prunes
+  it with bias compensation and fine-tunes it.
+- The engine (``engine``: :func:`prune_mlp`, :func:`ecp_statistics`, ...): pure PyTorch,
+  for any ``torch.nn.Module`` made of ``nn.Linear`` layers.
+- ``datasets``: the paper's diffusion-sorption scenario and named data sets;
+  ``cli``: the ``ecprune`` command.
+
+Names are imported on first use, so that ``import sklearn_ecprune`` stays cheap.
 """
 
-from ._callbacks import KeepPrunedWeightsZero
-from ._compact import SparseLinear, prune_neurons, to_sparse_module
-from ._estimators import ECPrunedMLPClassifier, ECPrunedMLPRegressor
-from ._methods import PRUNING_METHODS, PruningMethod, register_method
-from ._modules import MLPModule
-from ._oracle import nonlinear_importance
-from ._pruning import apply_masks, ecp_importance, prune_mlp
-from ._report import LayerReport, PruningReport, PruningResult
-from ._statistics import LayerStatistics, ecp_statistics
+from .engine._lazy import lazy_attributes
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-__all__ = [
-    "PRUNING_METHODS",
-    "ECPrunedMLPClassifier",
-    "ECPrunedMLPRegressor",
-    "KeepPrunedWeightsZero",
-    "LayerReport",
-    "LayerStatistics",
-    "MLPModule",
-    "PruningMethod",
-    "PruningReport",
-    "PruningResult",
-    "SparseLinear",
-    "__version__",
-    "apply_masks",
-    "ecp_importance",
-    "ecp_statistics",
-    "nonlinear_importance",
-    "prune_mlp",
-    "prune_neurons",
-    "register_method",
-    "to_sparse_module",
-]
+_EXPORTS = {
+    "ECPrunedMLPClassifier": ".estimators",
+    "ECPrunedMLPRegressor": ".estimators",
+    "KeepPrunedWeightsZero": ".estimators",
+    "MLPModule": ".estimators",
+    "InvalidParameterError": ".engine",
+    "LayerReport": ".engine",
+    "LayerStatistics": ".engine",
+    "PRUNING_METHODS": ".engine",
+    "PruningMethod": ".engine",
+    "PruningReport": ".engine",
+    "PruningResult": ".engine",
+    "SparseLinear": ".engine",
+    "apply_masks": ".engine",
+    "ecp_importance": ".engine",
+    "ecp_statistics": ".engine",
+    "nonlinear_importance": ".engine",
+    "prune_mlp": ".engine",
+    "prune_neurons": ".engine",
+    "register_method": ".engine",
+    "to_sparse_module": ".engine",
+}
+__all__ = sorted([*_EXPORTS, "__version__"])
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)

@@ -16,14 +16,14 @@ DATASET_NAMES
 from __future__ import annotations
 
 import functools
-import numbers
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.integrate import solve_ivp
-from scipy.interpolate import RegularGridInterpolator
-from sklearn.utils import Bunch, check_random_state
+
+from .engine._validation import FINITE_NON_NEGATIVE_FLOAT, POSITIVE_INT, validate_params
+
+if TYPE_CHECKING:
+    from sklearn.utils import Bunch
 
 __all__ = [
     "DATASET_NAMES",
@@ -91,6 +91,9 @@ def _solve_grid(
         Solution values; all three arrays are read-only because they are
         shared by every caller through the cache.
     """
+    import scipy.sparse as sp
+    from scipy.integrate import solve_ivp
+
     u0 = np.asarray(u0_levels, dtype=np.float64)
     k_f = 10.0 ** np.asarray(log10_k_levels, dtype=np.float64)
     dx = 1.0 / n_cells
@@ -154,23 +157,6 @@ def _solve_grid(
     for arr in (x, t_eval, u):
         arr.flags.writeable = False
     return x, t_eval, u
-
-
-def _check_n_samples(n_samples: Any) -> int:
-    if not isinstance(n_samples, numbers.Integral) or isinstance(n_samples, bool) or n_samples < 1:
-        raise ValueError(f"n_samples must be an integer >= 1, got {n_samples!r}.")
-    return int(n_samples)
-
-
-def _check_noise(noise: Any) -> float:
-    if (
-        not isinstance(noise, numbers.Real)
-        or isinstance(noise, bool)
-        or not np.isfinite(noise)
-        or noise < 0
-    ):
-        raise ValueError(f"noise must be a finite real number >= 0, got {noise!r}.")
-    return float(noise)
 
 
 def make_diffusion_sorption(
@@ -317,8 +303,15 @@ def make_diffusion_sorption(
     >>> X.dtype, y.dtype
     (dtype('float64'), dtype('float64'))
     """
-    n_samples = _check_n_samples(n_samples)
-    noise = _check_noise(noise)
+    from scipy.interpolate import RegularGridInterpolator
+    from sklearn.utils import Bunch, check_random_state
+
+    validate_params(
+        {"n_samples": n_samples, "noise": noise},
+        {"n_samples": POSITIVE_INT, "noise": FINITE_NON_NEGATIVE_FLOAT},
+        "make_diffusion_sorption",
+    )
+    n_samples, noise = int(n_samples), float(noise)
     rng = check_random_state(random_state)
 
     x = rng.uniform(0.0, 1.0, n_samples)
@@ -495,7 +488,8 @@ def load_dataset(
             f"Unknown dataset name {name!r}; allowed names are: "
             f"{', '.join(repr(n) for n in DATASET_NAMES)}."
         )
-    noise = _check_noise(noise)
+    validate_params({"noise": noise}, {"noise": FINITE_NON_NEGATIVE_FLOAT}, "load_dataset")
+    noise = float(noise)
 
     # Imported here so that importing this module stays cheap.
     from sklearn import datasets as skd

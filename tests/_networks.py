@@ -1,8 +1,10 @@
-"""Small float64 MLPs and shifted inputs shared by the engine tests."""
+"""Test helpers shared by every test file: small networks, inputs and weight counts."""
 
 import itertools
+from pathlib import Path
 
 import torch
+from skorch.callbacks import Callback
 from torch import nn
 
 
@@ -21,3 +23,37 @@ def make_X(n=40, d=5, dtype=torch.float64, seed=1):
     """Gaussian inputs with a non-zero mean, which the bias compensation exploits."""
     g = torch.Generator().manual_seed(seed)
     return (torch.randn(n, d, generator=g) + 0.5).to(dtype)
+
+
+def linears(net):
+    """The Linear layers of a module, by name."""
+    return {name: m for name, m in net.named_modules() if isinstance(m, nn.Linear)}
+
+
+def n_zero(net):
+    """Weights of the Linear layers that are exactly zero."""
+    return sum(int((m.weight == 0).sum()) for m in linears(net).values())
+
+
+def n_weights(net):
+    """Weights of the Linear layers."""
+    return sum(m.weight.numel() for m in linears(net).values())
+
+
+class DenseTrainingCounter(Callback):
+    """Writes a file per dense training to ``folder``, from any worker process."""
+
+    def __init__(self, folder):
+        self.folder = folder
+
+    def on_train_begin(self, net, X=None, y=None, phase=None, **kwargs):
+        if phase == "dense":
+            path = Path(self.folder)
+            path.mkdir(parents=True, exist_ok=True)
+            (path / f"{len(X)}-{id(net)}-{len(list(path.iterdir()))}").touch()
+
+
+def dense_trainings(folder):
+    """How many dense trainings a :class:`DenseTrainingCounter` recorded."""
+    path = Path(folder)
+    return len(list(path.iterdir())) if path.exists() else 0

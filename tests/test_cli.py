@@ -1,18 +1,19 @@
 """The ``ecprune`` command line: help, demo, sweeps on named data and CSV files, errors.
 
 Everything runs with tiny networks and few epochs (``--hidden 8 --max-epochs 5``), so
-the whole file takes seconds; the real demo's settings are checked by parsing only.
+the whole file takes seconds.
 """
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from sklearn_ecprune._sweep import DEFAULT_CONFIG
-from sklearn_ecprune._tabular import load_csv
-from sklearn_ecprune.cli import DEFAULT_NOISE, build_parser, main
+from sklearn_ecprune.cli import main
+from sklearn_ecprune.cli._csv import load_csv
+from sklearn_ecprune.cli._main import DEFAULT_NOISE, DEMO_METHODS
 
 pd = pytest.importorskip("pandas")
 
@@ -73,7 +74,7 @@ def mixed_csv(tmp_path):
     [
         (["--help"], ["demo", "sweep", "Examples"]),
         (["demo", "--help"], ["--out", "--methods", "ecprune-demo.png"]),
-        (["sweep", "--help"], ["--data", "--target", "--noise", "diffusion-sorption", "ecp-ls"]),
+        (["sweep", "--help"], ["--data", "--target", "--noise", "diffusion-sorption", "default"]),
     ],
 )
 def test_help(capsys, argv, expected):
@@ -95,6 +96,24 @@ def test_python_m_help():
     assert result.stdout.startswith("usage: ecprune")
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["sweep", "--help"], ["demo", "--sparsities", "2"], ["sweep", "--bogus"]],
+)
+def test_help_and_argument_errors_do_not_load_torch(argv):
+    code = (
+        "import sys\n"
+        "from sklearn_ecprune.cli import main\n"
+        f"status = main({argv!r})\n"
+        "loaded = [m for m in ('torch', 'sklearn', 'skorch', 'pandas') if m in sys.modules]\n"
+        "print('LOADED', loaded)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert "LOADED []" in result.stdout, result.stdout + result.stderr
+
+
 def test_no_command_prints_help_and_fails(capsys):
     assert main([]) == 2
     assert "usage: ecprune" in capsys.readouterr().err
@@ -103,14 +122,14 @@ def test_no_command_prints_help_and_fails(capsys):
 # --- demo ----------------------------------------------------------------------------
 
 
-def test_demo_defaults():
-    args = build_parser().parse_args(["demo"])
-    assert args.sparsities == [0.5, 0.7, 0.8, 0.9, 0.95]
-    assert {DEFAULT_CONFIG, "ecp", "magnitude", "random", "wanda", "obd", "gradient"} <= set(
-        args.methods
-    )
-    assert "nonlinear" not in args.methods  # exact but far too slow for the demo
-    assert args.out == "ecprune-demo.png"
+def test_demo_compares_the_default_with_the_baselines(capsys):
+    assert main(["demo", "--sparsities", "0.9", *FAST]) == 0
+    text = capsys.readouterr().out
+    assert_png(Path("ecprune-demo.png"))  # the default output, in the current folder
+    rows = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ")]
+    for method in DEMO_METHODS:
+        assert rows.count(method) == 2  # in the loss and in the accuracy table
+    assert "default" in DEMO_METHODS and "ecp" in DEMO_METHODS
 
 
 def test_demo_prints_table_and_saves_png(tmp_path, capsys):
@@ -119,8 +138,8 @@ def test_demo_prints_table_and_saves_png(tmp_path, capsys):
     assert main([*argv, "0.9", *FAST]) == 0
     text = capsys.readouterr().out
     assert_png(out)
-    assert f"saved the plot of test loss against sparsity to {out}" in text
-    assert "dense network: test loss" in text
+    assert f"saved the plot of test loss and accuracy against sparsity to {out}" in text
+    assert "dense network: test log-loss" in text
     header = next(line for line in text.splitlines() if line.startswith("| method"))
     assert [cell.strip() for cell in header.strip("|").split("|")] == [
         "method / sparsity",
@@ -176,8 +195,7 @@ def test_sweep_diffusion_sorption_defaults_to_several_noise_levels(tmp_path):
     assert sorted(frame["noise"].unique()) == sorted(DEFAULT_NOISE["diffusion-sorption"])
     assert frame["dataset"].nunique() == len(DEFAULT_NOISE["diffusion-sorption"])
     assert (frame["task"] == "regression").all()
-    width, height = assert_png(out / "loss_vs_sparsity.png")
-    assert width > 2.5 * height  # one panel per noise level, side by side
+    assert_png(out / "loss_vs_sparsity.png")
 
 
 def test_progress_bars_on_stderr_unless_quiet(tmp_path, capsys):
@@ -185,8 +203,7 @@ def test_progress_bars_on_stderr_unless_quiet(tmp_path, capsys):
     argv += ["--seeds", "1", "--hidden", "8", "--max-epochs", "3"]
     assert main([*argv, "--out", str(tmp_path / "loud")]) == 0
     err = capsys.readouterr().err
-    assert "pruned networks" in err
-    assert "training dense MLP (seed 0)" in err  # run_sweep's epoch bar
+    assert "fits" in err and "wine" in err
     assert main([*argv, "--out", str(tmp_path / "quiet"), "-q"]) == 0
     assert capsys.readouterr().err == ""
 
@@ -276,8 +293,12 @@ def write(tmp_path, name, frame):
         ("infinite", ["infinite values", "'a'"]),
         ("text-regression", ["not numeric", "--task classification"]),
         ("no-features", ["no usable feature columns"]),
-        ("unknown-method", ["unknown methods 'foo', 'bar'", "valid methods:", "ecp-ls"]),
-        ("bad-sparsity", ["between 0 and 1"]),
+        ("unknown-method", ["unknown methods 'foo', 'bar'", "valid methods:", "default"]),
+        ("bad-sparsity", ["--sparsities: sparsity must be a float in the range [0, 1)"]),
+        ("test-size", ["cannot split the rows"]),
+        ("negative-seed", ["--random-state: random_state must be", "Got -5"]),
+        ("huge-seed", ["--random-state: random_state must be", "4.29497e+09"]),
+        ("only-a-target", ["single column ('y')", "at least one feature column"]),
         ("noise-on-real-data", ["--noise applies only"]),
         ("bad-option", ["unrecognized arguments: --bogus"]),
     ],
@@ -292,13 +313,17 @@ def test_errors(case, fragments, tmp_path, mixed_csv, capsys):
         "infinite": write(tmp_path, "inf.csv", pd.DataFrame({"a": [1.0, np.inf] * 10, "b": 1.5})),
         "text-regression": str(mixed_csv),
         "no-features": write(tmp_path, "nof.csv", pd.DataFrame({"e": np.nan, "y": range(20)})),
+        "only-a-target": write(tmp_path, "y.csv", pd.DataFrame({"y": range(20)})),
     }.get(case, "wine")
     argv = ["sweep", "--data", data, "--methods", "ecp", "--sparsities", "0.5", *FAST]
     extra = {
         "missing-target": ["--target", "nope"],
         "text-regression": ["--target", "label", "--task", "regression"],
         "unknown-method": ["--methods", "ecp", "foo", "bar"],
-        "bad-sparsity": ["--sparsities", "0", "0.5"],
+        "bad-sparsity": ["--sparsities", "1.5", "0.5"],
+        "test-size": ["--test-size", "0.99"],
+        "negative-seed": ["--random-state", "-5"],
+        "huge-seed": ["--random-state", "99999999999"],
         "noise-on-real-data": ["--noise", "0.1"],
         "bad-option": ["--bogus"],
     }.get(case, [])

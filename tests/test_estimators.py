@@ -3,6 +3,7 @@
 import pickle
 import warnings
 
+import _networks
 import joblib
 import numpy as np
 import pytest
@@ -20,7 +21,6 @@ from skorch.callbacks import Callback
 from torch import nn
 
 from sklearn_ecprune import ECPrunedMLPClassifier, ECPrunedMLPRegressor
-from sklearn_ecprune._estimators import DENSE_CACHE
 
 # Small and fast, but enough to pass scikit-learn's accuracy checks.
 FAST = dict(
@@ -47,13 +47,11 @@ def iris():
 
 
 def n_zero_weights(est):
-    return sum(
-        int((m.weight == 0).sum()) for m in est.module_.modules() if isinstance(m, nn.Linear)
-    )
+    return _networks.n_zero(est.module_)
 
 
 def n_weights(est):
-    return sum(m.weight.numel() for m in est.module_.modules() if isinstance(m, nn.Linear))
+    return _networks.n_weights(est.module_)
 
 
 # --- pruning inside fit -------------------------------------------------------------
@@ -404,48 +402,3 @@ def test_unknown_skorch_argument_is_reported(data):
     X, y = data
     with pytest.raises(ValueError, match="unexpected argument"):
         ECPrunedMLPClassifier(**FAST, optimizer_lr=0.1).fit(X, y)
-
-
-# --- cheap grid searches: the dense network is trained once per fold ----------------
-
-
-def test_cached_dense_network_gives_the_same_result_as_training_again(iris):
-    X, y = iris
-    DENSE_CACHE.clear()
-    params = {**FAST, "fine_tune_epochs": 3}
-    ECPrunedMLPClassifier(**params, sparsity=0.3).fit(X, y)  # fills the cache
-    assert len(DENSE_CACHE) == 1
-    cached = ECPrunedMLPClassifier(**params, sparsity=0.6).fit(X, y)
-    fresh = ECPrunedMLPClassifier(**params, sparsity=0.6, cache_dense=False).fit(X, y)
-    np.testing.assert_array_equal(cached.predict_proba(X), fresh.predict_proba(X))
-    assert len(cached.history_) == len(fresh.history_)
-    assert len(DENSE_CACHE) == 1
-
-
-@pytest.mark.parametrize(("cv", "max_epochs"), [(3, 30), (10, 5)])
-def test_grid_search_over_sparsity_trains_each_dense_network_once(
-    iris, monkeypatch, cv, max_epochs
-):
-    X, y = iris
-    DENSE_CACHE.clear()
-    dense_fits = []
-    original = ECPrunedMLPClassifier._train
-
-    def counting_train(self, X, y, epochs, **fit_params):
-        if epochs == self.max_epochs:
-            dense_fits.append(epochs)
-        return original(self, X, y, epochs, **fit_params)
-
-    monkeypatch.setattr(ECPrunedMLPClassifier, "_train", counting_train)
-    net = ECPrunedMLPClassifier(**{**FAST, "max_epochs": max_epochs})
-    GridSearchCV(net, {"sparsity": [0.5, 0.7, 0.9]}, cv=cv).fit(X, y)
-    # One per fold + the refit on all the data, not 3 x cv + 1: the cache holds a
-    # network per fold while the search goes through the candidates.
-    assert len(dense_fits) == cv + 1
-
-
-def test_no_cache_without_an_integer_random_state(iris):
-    X, y = iris
-    DENSE_CACHE.clear()
-    ECPrunedMLPClassifier(**{**FAST, "random_state": None}).fit(X, y)
-    assert len(DENSE_CACHE) == 0

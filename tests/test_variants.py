@@ -6,11 +6,12 @@ import math
 import _networks
 import pytest
 import torch
+from _networks import linears, n_weights, n_zero
 from torch import nn
 
 from sklearn_ecprune import ecp_statistics, prune_mlp
-from sklearn_ecprune._methods import ecp_closed_form
-from sklearn_ecprune._refit import _cholesky, refit_importance, refit_layer
+from sklearn_ecprune.engine._methods import ecp_closed_form
+from sklearn_ecprune.engine._refit import _cholesky, refit_importance, refit_layer
 
 
 def make_net(sizes=(5, 12, 10, 3), **kwargs):
@@ -19,18 +20,6 @@ def make_net(sizes=(5, 12, 10, 3), **kwargs):
 
 def make_X(n=200, **kwargs):
     return _networks.make_X(n, **kwargs)
-
-
-def linears(net):
-    return {name: m for name, m in net.named_modules() if isinstance(m, nn.Linear)}
-
-
-def n_zero(net):
-    return sum(int((m.weight == 0).sum()) for m in linears(net).values())
-
-
-def n_weights(net):
-    return sum(m.weight.numel() for m in linears(net).values())
 
 
 def weighted_error(reference, pruned, X, name):
@@ -101,8 +90,8 @@ def test_already_pruned_weights_stay_pruned(kwargs):
 def test_refit_lowers_the_weighted_error_below_plain_ecp():
     net, X = make_net(), make_X()
     plain, refit = copy.deepcopy(net), copy.deepcopy(net)
-    a = prune_mlp(plain, X, 0.6, method="ecp", layers=["2"])
-    b = prune_mlp(refit, X, 0.6, method="ecp-ls", layers=["2"], ridge=1e-8)
+    a = prune_mlp(plain, X, 0.6, method="ecp", n_steps=1, layers=["2"])
+    b = prune_mlp(refit, X, 0.6, method="ecp-ls", n_steps=1, layers=["2"], ridge=1e-8)
     # Same ranking, so the same weights go; only the update of the rest differs.
     assert torch.equal(a.masks["2"], b.masks["2"])
     err_plain = weighted_error(net, plain, X, "2")
@@ -127,8 +116,8 @@ def test_refit_of_a_row_without_weights_is_the_ecp_bias_shift():
     net = make_net(sizes=(1, 6, 2))
     X = make_X(d=1)
     plain, refit = copy.deepcopy(net), copy.deepcopy(net)
-    a = prune_mlp(plain, X, 0.5, method="ecp", layers=["0"])
-    b = prune_mlp(refit, X, 0.5, method="ecp-ls", layers=["0"], ridge=0.0)
+    a = prune_mlp(plain, X, 0.5, method="ecp", n_steps=1, layers=["0"])
+    b = prune_mlp(refit, X, 0.5, method="ecp-ls", n_steps=1, layers=["0"], ridge=0.0)
     assert torch.equal(a.masks["0"], b.masks["0"])
     pruned_rows = ~a.masks["0"][:, 0]
     assert int(pruned_rows.sum()) == 3
@@ -137,12 +126,13 @@ def test_refit_of_a_row_without_weights_is_the_ecp_bias_shift():
     assert weighted_error(net, refit, X, "0") <= weighted_error(net, plain, X, "0") + 1e-12
 
 
-def test_refit_without_pruning_leaves_the_network_unchanged():
+@pytest.mark.parametrize("method", ["ecp-ls", "ecp", "ecp-obs"])
+def test_sparsity_zero_leaves_the_network_bit_identical(method):
     net, X = make_net(), make_X()
     pruned = copy.deepcopy(net)
-    prune_mlp(pruned, X, 0.0, method="ecp-ls")
+    prune_mlp(pruned, X, 0.0, method=method)
     for p, q in zip(net.parameters(), pruned.parameters(), strict=True):
-        torch.testing.assert_close(p, q, atol=1e-6, rtol=1e-6)
+        assert torch.equal(p, q)
 
 
 def test_a_huge_ridge_keeps_the_masked_weights():
@@ -177,8 +167,8 @@ def test_refit_of_rows_wider_than_150_with_two_threads(two_threads, method):
     # (pytorch/pytorch#142815); the refit's SPD systems must not depend on it.
     net, X = make_net(sizes=(8, 200, 160, 2)), make_X(n=300, d=8)
     plain, refit = copy.deepcopy(net), copy.deepcopy(net)
-    prune_mlp(plain, X, 0.1, method="ecp", layers=["2"])
-    result = prune_mlp(refit, X, 0.1, method=method, layers=["2"])
+    prune_mlp(plain, X, 0.1, method="ecp", n_steps=1, layers=["2"])
+    result = prune_mlp(refit, X, 0.1, method=method, n_steps=1, layers=["2"])
     assert result.masks["2"].sum(1).max() > 150
     assert all(bool(torch.isfinite(p).all()) for p in refit.parameters())
     assert weighted_error(net, refit, X, "2") < weighted_error(net, plain, X, "2")
@@ -274,8 +264,8 @@ def test_density_floor_is_capped_at_the_uniform_density():
 def test_sequential_keeps_the_allocation_and_the_first_layer():
     net, X = make_net(), make_X()
     base, seq = copy.deepcopy(net), copy.deepcopy(net)
-    a = prune_mlp(base, X, 0.7, method="ecp")
-    b = prune_mlp(seq, X, 0.7, method="ecp", sequential=True)
+    a = prune_mlp(base, X, 0.7, method="ecp", n_steps=1)
+    b = prune_mlp(seq, X, 0.7, method="ecp", n_steps=1, sequential=True)
     assert [r.n_kept for r in a.report.layers] == [r.n_kept for r in b.report.layers]
     assert torch.equal(a.masks["0"], b.masks["0"])
     # Later layers are re-ranked on the partly pruned network: here they differ.
@@ -285,7 +275,7 @@ def test_sequential_keeps_the_allocation_and_the_first_layer():
 def test_sequential_scores_see_the_pruned_earlier_layers():
     net, X = make_net(), make_X()
     seq = copy.deepcopy(net)
-    result = prune_mlp(seq, X, 0.7, method="ecp", sequential=True, layers=["0", "2"])
+    result = prune_mlp(seq, X, 0.7, method="ecp", n_steps=1, sequential=True, layers=["0", "2"])
     # Layer 2's mask must be what ECP picks on a network whose layer 0 is pruned
     # and compensated (the final layer 0 of ``seq``) and whose layer 2 is dense.
     manual = copy.deepcopy(net)
@@ -293,7 +283,9 @@ def test_sequential_scores_see_the_pruned_earlier_layers():
         manual[0].weight.copy_(seq[0].weight)
         manual[0].bias.copy_(seq[0].bias)
     n_prune = int((~result.masks["2"]).sum())
-    expected = prune_mlp(manual, X, n_prune / net[2].weight.numel(), layers=["2"])
+    expected = prune_mlp(
+        manual, X, n_prune / net[2].weight.numel(), method="ecp", n_steps=1, layers=["2"]
+    )
     assert torch.equal(expected.masks["2"], result.masks["2"])
 
 

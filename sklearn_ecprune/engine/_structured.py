@@ -1,22 +1,14 @@
-"""Making a pruned network cheaper to run: sparse weights and removed neurons.
+"""Structured pruning: remove whole hidden neurons, compensating through the next layer.
 
-Unstructured pruning leaves zeros in dense matrices, which cost as much as any other
-number. Two ways to turn sparsity into speed:
-
-- :func:`to_sparse_module` stores each pruned Linear layer's weight as a CSR matrix
-  (inference only); it pays off at high sparsity.
-- :func:`prune_neurons` removes whole hidden neurons, compensating each removal
-  through the next layer's biases with the same ECP statistics; the result is a
-  smaller dense network, faster at any sparsity.
+Removing hidden neuron ``i`` removes column ``i`` of the next Linear layer; ECP's
+statistics of that layer give the optimal bias shift of each of its rows and the
+error left. The result is a smaller dense network, faster at any sparsity.
 """
 
 from __future__ import annotations
 
-import copy
 import itertools
 import math
-import numbers
-import warnings
 from collections.abc import Callable
 
 import torch
@@ -25,9 +17,11 @@ from torch import nn
 from ._layers import as_input_tensor, find_linear_layers
 from ._methods import ecp_closed_form
 from ._report import LayerReport, PruningReport
-from ._statistics import _check_batch_size, _collect_statistics
+from ._sparse import replace_submodule
+from ._statistics import collect_statistics
+from ._validation import BATCH_SIZE, N_STEPS, SPARSITY, validate_params
 
-__all__ = ["SparseLinear", "prune_neurons", "to_sparse_module"]
+__all__ = ["prune_neurons"]
 
 # Modules that act on each feature separately: a hidden neuron can be removed
 # across them by slicing the Linear layers on both sides.
@@ -36,115 +30,6 @@ _ELEMENTWISE = (
     nn.Tanh, nn.Sigmoid, nn.Softplus, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid,
     nn.Identity, nn.Dropout,
 )  # fmt: skip
-
-
-class SparseLinear(nn.Module):
-    """An inference-only Linear layer whose weight is a sparse CSR matrix.
-
-    Built from a pruned ``nn.Linear`` by :func:`to_sparse_module`; computes the same
-    ``x W^T + b`` with a sparse-dense product.
-
-    Parameters
-    ----------
-    linear : torch.nn.Linear
-        The (pruned) layer to convert.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sklearn_ecprune import SparseLinear
-    >>> dense = torch.nn.Linear(4, 3)
-    >>> with torch.no_grad():
-    ...     dense.weight[:, :2] = 0
-    >>> sparse = SparseLinear(dense)
-    >>> x = torch.randn(5, 4)
-    >>> torch.allclose(sparse(x), dense(x), atol=1e-6)
-    True
-    """
-
-    def __init__(self, linear: nn.Linear):
-        super().__init__()
-        self.in_features = linear.in_features
-        self.out_features = linear.out_features
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "CSR support is in beta"
-            self.register_buffer("weight", linear.weight.detach().to_sparse_csr())
-        bias = None if linear.bias is None else linear.bias.detach().clone()
-        self.register_buffer("bias", bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x W^T + b`` with a sparse-dense matrix product."""
-        flat = x.reshape(-1, self.in_features)
-        out = torch.sparse.mm(self.weight, flat.T).T
-        if self.bias is not None:
-            out = out + self.bias
-        return out.reshape(*x.shape[:-1], self.out_features)
-
-    def extra_repr(self) -> str:
-        """Sizes and the density of the stored weight."""
-        nnz = self.weight.values().numel()
-        density = nnz / (self.in_features * self.out_features)
-        return (
-            f"in_features={self.in_features}, out_features={self.out_features}, "
-            f"density={density:.3f}"
-        )
-
-
-def to_sparse_module(module: nn.Module, min_sparsity: float = 0.95) -> nn.Module:
-    """A copy of ``module`` for inference, its sparse Linear layers stored as CSR.
-
-    Every ``nn.Linear`` with at least ``min_sparsity`` of its weights at zero is
-    replaced by a :class:`SparseLinear`; the others stay dense. The copy computes
-    the same function (up to float rounding) and cannot be trained.
-
-    Parameters
-    ----------
-    module : torch.nn.Module
-        A (pruned) network; left unchanged.
-    min_sparsity : float, default=0.95
-        Layers at least this sparse are converted. On CPU a CSR product beats a
-        dense one only at very high sparsity (in ``benchmarks/bench_inference.py``
-        on a 784-1024-1024-10 MLP: 0.55x at 90 %, 1.0x at 95 %, 2.4x at 99 %);
-        removing neurons with :func:`prune_neurons` is the way to a fast network
-        at moderate sparsity.
-
-    Returns
-    -------
-    sparse_module : torch.nn.Module
-        The converted copy, in eval mode.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sklearn_ecprune import prune_mlp, to_sparse_module
-    >>> net = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(),
-    ...                           torch.nn.Linear(16, 2))
-    >>> X = torch.randn(64, 8)
-    >>> _ = prune_mlp(net, X, 0.95, scope="layer")
-    >>> fast = to_sparse_module(net)
-    >>> type(fast[0]).__name__
-    'SparseLinear'
-    >>> torch.allclose(fast(X), net(X), atol=1e-5)
-    True
-    """
-    if not isinstance(min_sparsity, numbers.Real) or not 0.0 <= min_sparsity <= 1.0:
-        raise ValueError(f"min_sparsity must be a float in [0, 1], got {min_sparsity!r}.")
-    converted = copy.deepcopy(module).eval()
-    targets = [
-        (name, layer)
-        for name, layer in converted.named_modules()
-        if isinstance(layer, nn.Linear)
-        and float((layer.weight == 0).float().mean()) >= min_sparsity
-    ]
-    for name, layer in targets:
-        _replace(converted, name, SparseLinear(layer))
-    return converted
-
-
-def _replace(root: nn.Module, name: str, new: nn.Module) -> None:
-    parent_name, _, child = name.rpartition(".")
-    parent = root.get_submodule(parent_name) if parent_name else root
-    setattr(parent, child, new)
 
 
 def _consecutive_pairs(
@@ -238,18 +123,23 @@ def prune_neurons(
     4      2x7    32       14    56.25%    0.0713
     total         736      235   68.07%
     """
-    if (
-        isinstance(fraction, bool)
-        or not isinstance(fraction, numbers.Real)
-        or not 0.0 <= fraction < 1.0
-    ):
-        raise ValueError(
-            f"fraction must be a float in [0, 1): the share of hidden neurons to remove; "
-            f"got {fraction!r}."
-        )
-    if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral) or n_steps < 1:
-        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}.")
-    _check_batch_size(batch_size)
+    validate_params(
+        {
+            "fraction": fraction,
+            "n_steps": n_steps,
+            "compensate": compensate,
+            "batch_size": batch_size,
+            "output_fn": output_fn,
+        },
+        {
+            "fraction": SPARSITY,
+            "n_steps": N_STEPS,
+            "compensate": ["boolean"],
+            "batch_size": BATCH_SIZE,
+            "output_fn": [None, "callable"],
+        },
+        "prune_neurons",
+    )
     X_t = as_input_tensor(X, module)
     named = find_linear_layers(module, X_t)
     pairs = _consecutive_pairs(module, named)
@@ -265,7 +155,7 @@ def prune_neurons(
     for step in range(1, n_steps + 1):
         n_keep_total = max(len(pairs), round(total_hidden * keep_fraction ** (step / n_steps)))
         named = find_linear_layers(module, X_t)
-        stats = _collect_statistics(module, X_t, named, batch_size, output_fn)
+        stats = collect_statistics(module, X_t, named, batch_size, output_fn)
         scores, shifts = [], []
         for _, second in pairs:
             layer = module.get_submodule(second)
@@ -333,5 +223,5 @@ def _remove_neurons(
             removed = ~keep.to(shift.device)
             compensation = (shift * removed).sum(1).to(layer_out.bias.dtype)
             smaller_out.bias.copy_(layer_out.bias + compensation)
-    _replace(module, first, smaller_in)
-    _replace(module, second, smaller_out)
+    replace_submodule(module, first, smaller_in)
+    replace_submodule(module, second, smaller_out)

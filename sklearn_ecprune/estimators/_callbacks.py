@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from skorch.callbacks import Callback
 
-from ._pruning import apply_masks
+from ..engine._prune import apply_masks
 
 __all__ = ["KeepPrunedWeightsZero"]
 

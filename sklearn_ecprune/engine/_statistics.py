@@ -20,8 +20,9 @@ import torch
 from torch import nn
 
 from ._layers import as_input_tensor, find_linear_layers
+from ._validation import BATCH_SIZE, validate_params
 
-__all__ = ["LayerStatistics", "ecp_statistics", "loss_gradients"]
+__all__ = ["LayerStatistics", "collect_statistics", "ecp_statistics", "loss_gradients"]
 
 # Sums over many samples of products of squares cancel in S2 - S1^2 / S0; they are
 # accumulated in float64 whatever the module's dtype.
@@ -63,12 +64,7 @@ class LayerStatistics:
     n_samples: int
 
 
-def _check_batch_size(batch_size: int) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-
-
-def _output_matrix(output, output_fn: Callable | None) -> torch.Tensor:
+def output_matrix(output, output_fn: Callable | None) -> torch.Tensor:
     if output_fn is not None:
         output = output_fn(output)
     if not isinstance(output, torch.Tensor):
@@ -148,13 +144,17 @@ def ecp_statistics(
     >>> list(stats), stats["2"].s0.shape
     (['0', '2'], torch.Size([3]))
     """
-    _check_batch_size(batch_size)
+    validate_params(
+        {"batch_size": batch_size, "output_fn": output_fn},
+        {"batch_size": BATCH_SIZE, "output_fn": [None, "callable"]},
+        "ecp_statistics",
+    )
     X_t = as_input_tensor(X, module)
     named = find_linear_layers(module, X_t, layers)
-    return _collect_statistics(module, X_t, named, batch_size, output_fn)
+    return collect_statistics(module, X_t, named, batch_size, output_fn)
 
 
-def _collect_statistics(
+def collect_statistics(
     module: nn.Module,
     X: torch.Tensor,
     named: list[tuple[str, nn.Linear]],
@@ -184,9 +184,9 @@ def _collect_statistics(
                 # Gradients w.r.t. the layers' outputs need a graph even when the
                 # parameters are frozen; a leaf input gives one.
                 with torch.enable_grad():
-                    y = _output_matrix(module(batch.detach().requires_grad_(True)), output_fn)
+                    y = output_matrix(module(batch.detach().requires_grad_(True)), output_fn)
                     outputs = [recorder.outputs[layer] for layer in layers]
-                    g_sq = _squared_output_gradients(y, outputs)
+                    g_sq = squared_output_gradients(y, outputs)
             else:
                 with torch.no_grad():
                     module(batch)
@@ -223,7 +223,7 @@ def _collect_statistics(
     }
 
 
-def _squared_output_gradients(y: torch.Tensor, outputs: list[torch.Tensor]) -> list[torch.Tensor]:
+def squared_output_gradients(y: torch.Tensor, outputs: list[torch.Tensor]) -> list[torch.Tensor]:
     """``sum_k (dy_k / dz)^2`` per sample for each layer output z (one backward per k)."""
     g_sq = [torch.zeros(z.shape, dtype=_ACC, device=z.device) for z in outputs]
     n_outputs = y.shape[1]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ._statistics import _output_matrix, _squared_output_gradients
+from ._statistics import output_matrix, squared_output_gradients
 
 __all__ = ["refit_importance", "refit_layer"]
 
@@ -64,8 +64,8 @@ def _collect(
         for start in range(0, X.shape[0], batch_size):
             batch = X[start : start + batch_size]
             with torch.enable_grad():
-                out = _output_matrix(module(batch.detach().requires_grad_(True)), output_fn)
-                (weights,) = _squared_output_gradients(out, [seen["cur_out"]])
+                out = output_matrix(module(batch.detach().requires_grad_(True)), output_fn)
+                (weights,) = squared_output_gradients(out, [seen["cur_out"]])
             a = seen["cur_in"].to(dtype)
             inputs.append(torch.cat([a, torch.ones_like(a[:, :1])], dim=1))
             sensitivities.append(weights.to(dtype))

@@ -15,7 +15,8 @@ from torch import nn
 
 from ._layers import as_input_tensor, find_linear_layers
 from ._methods import ecp_closed_form
-from ._statistics import _check_batch_size, _collect_statistics, _output_matrix
+from ._statistics import collect_statistics, output_matrix
+from ._validation import BATCH_SIZE, validate_params
 
 __all__ = ["nonlinear_importance"]
 
@@ -66,10 +67,14 @@ def nonlinear_importance(
     >>> imp["0"].shape
     torch.Size([4, 3])
     """
-    _check_batch_size(batch_size)
+    validate_params(
+        {"compensate": compensate, "batch_size": batch_size},
+        {"compensate": ["boolean"], "batch_size": BATCH_SIZE},
+        "nonlinear_importance",
+    )
     X_t = as_input_tensor(X, module)
     named = find_linear_layers(module, X_t, layers)
-    stats = _collect_statistics(module, X_t, named, batch_size) if compensate else None
+    stats = collect_statistics(module, X_t, named, batch_size) if compensate else None
     result = {}
     for name, layer in named:
         if stats is None:
@@ -119,7 +124,7 @@ def layer_nonlinear_importance(
         with torch.no_grad():
             for start in range(0, X.shape[0], batch_size):
                 batch = X[start : start + batch_size]
-                reference = _output_matrix(module(batch), None)
+                reference = output_matrix(module(batch), None)
                 per_pass = max(1, _ROWS_PER_PASS // batch.shape[0])
                 handle = layer.register_forward_hook(perturb)
                 try:
@@ -128,7 +133,7 @@ def layer_nonlinear_importance(
                         chunk["cols"] = cols[first : first + per_pass]
                         n_weights = chunk["rows"].shape[0]
                         repeated = batch.repeat(n_weights, 1)
-                        y = _output_matrix(module(repeated), None)
+                        y = output_matrix(module(repeated), None)
                         diff = y.reshape(n_weights, *reference.shape) - reference
                         error[first : first + n_weights] += (
                             diff.to(torch.float64).square().sum(dim=(1, 2))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import torch
 from torch import nn
 
 __all__ = ["ACTIVATIONS", "MLPModule"]
@@ -34,6 +35,10 @@ class MLPModule(nn.Sequential):
         Width of each hidden layer.
     activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
         Non-linearity after every hidden layer.
+    generator : torch.Generator or None, default=None
+        Draws the initial weights. With a generator, torch's global random state is
+        neither used nor changed (the estimators pass one per fit, so that fits in
+        parallel threads are reproducible); ``None`` draws from the global state.
 
     Examples
     --------
@@ -52,17 +57,23 @@ class MLPModule(nn.Sequential):
         n_outputs: int,
         hidden_layer_sizes: Sequence[int] = (100,),
         activation: str = "relu",
+        *,
+        generator: torch.Generator | None = None,
     ):
         sizes = [n_features, *hidden_layer_sizes, n_outputs]
         layers: list[nn.Module] = []
         for i in range(len(sizes) - 1):
-            layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+            # Built on the meta device: torch's own initialisation would draw from
+            # the global random state, which this module leaves alone.
+            layers.append(nn.Linear(sizes[i], sizes[i + 1], device="meta"))
             if i < len(sizes) - 2:
                 layers.append(ACTIVATIONS[activation]())
         super().__init__(*layers)
+        self.to_empty(device="cpu")
         gain = 2.0 if activation == "logistic" else 6.0
-        for layer in self:
-            if isinstance(layer, nn.Linear):
-                bound = math.sqrt(gain / (layer.in_features + layer.out_features))
-                nn.init.uniform_(layer.weight, -bound, bound)
-                nn.init.uniform_(layer.bias, -bound, bound)
+        with torch.no_grad():
+            for layer in self:
+                if isinstance(layer, nn.Linear):
+                    bound = math.sqrt(gain / (layer.in_features + layer.out_features))
+                    nn.init.uniform_(layer.weight, -bound, bound, generator=generator)
+                    nn.init.uniform_(layer.bias, -bound, bound, generator=generator)

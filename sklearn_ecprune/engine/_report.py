@@ -1,12 +1,73 @@
-"""What a pruning run did, per layer, as a readable table."""
+"""What a pruning run did, per layer, as a readable table; and the one table renderer."""
 
 from __future__ import annotations
 
+import html
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # only for annotations: this module does not import torch
+    import torch
 
-__all__ = ["LayerReport", "PruningReport", "PruningResult"]
+__all__ = ["LayerReport", "PruningReport", "PruningResult", "render_table"]
+
+
+def render_table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], *, style: str = "plain"
+) -> str:
+    """Render a table of strings as aligned plain text, markdown or HTML.
+
+    Every table the package prints goes through here: the pruning report, the
+    command line's results and the benchmarks' markdown.
+
+    Parameters
+    ----------
+    header : sequence of str
+        Column titles.
+    rows : sequence of sequence of str
+        The cells, one sequence per row.
+    style : {"plain", "markdown", "html"}, default="plain"
+        ``"plain"``: left-aligned columns two spaces apart; ``"markdown"``: a pipe
+        table padded so that it also reads as text (first column left-aligned, the
+        others right-aligned); ``"html"``: a ``<table>``.
+
+    Examples
+    --------
+    >>> from sklearn_ecprune.engine import render_table
+    >>> print(render_table(["a", "bb"], [["1", "2"], ["333", "4"]], style="markdown"))
+    | a   | bb |
+    |:----|---:|
+    | 1   |  2 |
+    | 333 |  4 |
+    """
+    rows = [list(r) for r in rows]
+    if style == "html":
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in header)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows
+        )
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    widths = [max(len(r[c]) for r in [list(header), *rows]) for c in range(len(header))]
+    if style == "plain":
+        return "\n".join(
+            "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
+            for r in [list(header), *rows]
+        )
+    if style != "markdown":
+        raise ValueError(f"style must be 'plain', 'markdown' or 'html', got {style!r}.")
+
+    def line(cells: Sequence[str]) -> str:
+        padded = (
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+        return "| " + " | ".join(padded) + " |"
+
+    rule = "|" + "|".join(
+        (":" + "-" * (w + 1)) if i == 0 else ("-" * (w + 1) + ":") for i, w in enumerate(widths)
+    )
+    return "\n".join([line(header), rule + "|", *(line(r) for r in rows)])
 
 
 @dataclass(frozen=True)
@@ -95,9 +156,10 @@ class PruningReport:
             }
         )
 
+    _HEADER = ("layer", "shape", "weights", "kept", "sparsity", "mean |bias shift|")
+
     def _rows(self) -> list[list[str]]:
-        header = ["layer", "shape", "weights", "kept", "sparsity", "mean |bias shift|"]
-        rows = [header]
+        rows = []
         for row in self.layers:
             rows.append(
                 [
@@ -115,18 +177,10 @@ class PruningReport:
         return rows
 
     def __str__(self) -> str:
-        rows = self._rows()
-        widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-        return "\n".join(
-            "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
-            for r in rows
-        )
+        return render_table(self._HEADER, self._rows())
 
     def _repr_html_(self) -> str:
-        rows = self._rows()
-        head = "".join(f"<th>{c}</th>" for c in rows[0])
-        body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows[1:])
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        return render_table(self._HEADER, self._rows(), style="html")
 
 
 @dataclass(frozen=True)

@@ -1,33 +1,63 @@
-"""The pruning engine: statistics -> scores -> selection -> apply, in pure PyTorch."""
+"""The pruning engine: statistics -> scores -> selection -> apply (-> refit), in pure PyTorch.
+
+:func:`prune_mlp` checks its arguments, freezes them into a :class:`PruneConfig` and
+runs the schedule: at every step the method scores the weights on the current network
+(``_methods``), the selection decides which go (``_selection``), and the removed
+weights are compensated, by ECP's bias shift or by a least-squares refit (``_refit``).
+"""
 
 from __future__ import annotations
 
 import copy
-import math
-import numbers
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
 from ._layers import as_input_tensor, find_linear_layers
-from ._methods import LayerContext, PruningMethod, ecp_closed_form, get_method
+from ._methods import (
+    DEFAULT_METHOD,
+    METHOD,
+    LayerContext,
+    PruningMethod,
+    ecp_closed_form,
+    get_method,
+)
 from ._refit import refit_layer
 from ._report import LayerReport, PruningReport, PruningResult
-from ._statistics import (
-    LayerStatistics,
-    _check_batch_size,
-    _collect_statistics,
-    ecp_statistics,
-    loss_gradients,
+from ._selection import lowest, removes_anything, schedule, select
+from ._statistics import LayerStatistics, collect_statistics, ecp_statistics, loss_gradients
+from ._validation import (
+    BATCH_SIZE,
+    COMPENSATE,
+    FINITE_NON_NEGATIVE_FLOAT,
+    N_STEPS,
+    SCOPE,
+    SEED,
+    SPARSITY,
+    UNIT_FLOAT,
+    validate_params,
 )
 
-__all__ = ["SCOPES", "apply_masks", "ecp_importance", "prune_mlp"]
+__all__ = ["PruneConfig", "apply_masks", "ecp_importance", "prune_mlp"]
 
-SCOPES = ("global", "layer")
-
-_F64 = torch.float64
+_PRUNE_CONSTRAINTS = {
+    "sparsity": SPARSITY,
+    "method": METHOD,
+    "scope": SCOPE,
+    "n_steps": N_STEPS,
+    "compensate": COMPENSATE,
+    "layers": [None, Iterable],
+    "loss_fn": [None, "callable"],
+    "output_fn": [None, "callable"],
+    "batch_size": BATCH_SIZE,
+    "random_state": SEED,
+    "min_density": UNIT_FLOAT,
+    "sequential": ["boolean"],
+    "ridge": FINITE_NON_NEGATIVE_FLOAT,
+}
 
 
 def ecp_importance(
@@ -75,6 +105,7 @@ def ecp_importance(
     >>> importance.shape, bool((importance >= 0).all())
     (torch.Size([4, 3]), True)
     """
+    validate_params({"batch_size": batch_size}, {"batch_size": BATCH_SIZE}, "ecp_importance")
     stats = ecp_statistics(module, X, layers=layers, batch_size=batch_size, output_fn=output_fn)
     layer_by_name = dict(module.named_modules())
     return {
@@ -100,50 +131,41 @@ def apply_masks(module: nn.Module, masks: dict[str, torch.Tensor]) -> None:
     2
     """
     layer_by_name = dict(module.named_modules())
+    for name, mask in masks.items():
+        layer = layer_by_name.get(name)
+        if not isinstance(layer, nn.Linear):
+            valid = sorted(n for n, m in layer_by_name.items() if isinstance(m, nn.Linear))
+            raise ValueError(
+                f"masks names {name!r}, which is not a Linear layer of the module; "
+                f"its Linear layers are {valid}."
+            )
+        if tuple(mask.shape) != tuple(layer.weight.shape):
+            raise ValueError(
+                f"The mask of layer {name!r} has shape {tuple(mask.shape)}, but its "
+                f"weight has shape {tuple(layer.weight.shape)}."
+            )
     with torch.no_grad():
         for name, mask in masks.items():
             weight = layer_by_name[name].weight
             weight.mul_(mask.to(device=weight.device, dtype=weight.dtype))
 
 
-def _check_params(sparsity, scope, n_steps, compensate, random_state) -> None:
-    if (
-        isinstance(sparsity, bool)
-        or not isinstance(sparsity, numbers.Real)
-        or not 0.0 <= float(sparsity) < 1.0
-    ):
-        raise ValueError(
-            f"sparsity must be a float in [0, 1): the fraction of weights to remove; "
-            f"got {sparsity!r}."
-        )
-    if scope not in SCOPES:
-        raise ValueError(f"scope must be one of {list(SCOPES)}, got {scope!r}.")
-    if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral) or n_steps < 1:
-        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}.")
-    if compensate not in (None, True, False):
-        raise ValueError(f"compensate must be None, True or False, got {compensate!r}.")
-    if random_state is not None and (
-        isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral)
-    ):
-        raise ValueError(f"random_state must be None or an integer, got {random_state!r}.")
+@dataclass(frozen=True)
+class PruneConfig:
+    """The checked options of one :func:`prune_mlp` run (see its parameters)."""
 
-
-def _check_variant_params(min_density, sequential, ridge) -> None:
-    if (
-        isinstance(min_density, bool)
-        or not isinstance(min_density, numbers.Real)
-        or not 0.0 <= float(min_density) <= 1.0
-    ):
-        raise ValueError(f"min_density must be a float in [0, 1], got {min_density!r}.")
-    if not isinstance(sequential, bool):
-        raise ValueError(f"sequential must be True or False, got {sequential!r}.")
-    if (
-        isinstance(ridge, bool)
-        or not isinstance(ridge, numbers.Real)
-        or not math.isfinite(float(ridge))
-        or float(ridge) < 0.0
-    ):
-        raise ValueError(f"ridge must be a finite float >= 0, got {ridge!r}.")
+    sparsity: float
+    method: PruningMethod
+    scope: str = "global"
+    n_steps: int = 10
+    compensate: bool = True
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+    output_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
+    batch_size: int = 1024
+    random_state: int | None = None
+    min_density: float = 0.0
+    sequential: bool = False
+    ridge: float = 1e-3
 
 
 def _as_target(y, X: torch.Tensor, n_samples: int) -> torch.Tensor:
@@ -160,91 +182,14 @@ def _as_target(y, X: torch.Tensor, n_samples: int) -> torch.Tensor:
 def _default_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Cross-entropy for class indices, mean squared error otherwise."""
     if target.dtype == torch.long:
+        if target.numel() and (int(target.min()) < 0 or int(target.max()) >= output.shape[1]):
+            raise ValueError(
+                f"y holds class indices in [{int(target.min())}, {int(target.max())}], but "
+                f"the module has {output.shape[1]} outputs: labels must lie in "
+                f"[0, {output.shape[1] - 1}]."
+            )
         return nn.functional.cross_entropy(output, target)
     return nn.functional.mse_loss(output, target.reshape(output.shape))
-
-
-def _schedule(sparsity: float, n_steps: int) -> list[float]:
-    """Sparsity after each step: geometric on density, ending exactly at the target."""
-    density = 1.0 - sparsity
-    return [1.0 - density ** (step / n_steps) for step in range(1, n_steps)] + [sparsity]
-
-
-def _layer_quotas(sizes: list[int], fraction: float, total: int) -> list[int]:
-    """Split ``total`` over layers in proportion to their size (largest remainder)."""
-    exact = [fraction * n for n in sizes]
-    quotas = [min(n, math.floor(q)) for n, q in zip(sizes, exact, strict=True)]
-    by_remainder = sorted(range(len(sizes)), key=lambda i: (-(exact[i] - quotas[i]), i))
-    for i in by_remainder[: max(0, total - sum(quotas))]:
-        quotas[i] += 1
-    return quotas
-
-
-def _lowest(scores: torch.Tensor, keep: torch.Tensor, n_prune: int) -> torch.Tensor:
-    """A keep-mask removing the ``n_prune`` lowest scores; pruned weights stay pruned.
-
-    Already pruned weights rank first; ties go to the lower flat index (stable sort),
-    so the result is deterministic.
-    """
-    flat = torch.where(keep.reshape(-1), scores.reshape(-1).nan_to_num(nan=math.inf), -math.inf)
-    n_prune = max(n_prune, int((~keep).sum()))
-    order = torch.sort(flat, stable=True).indices
-    new_keep = torch.ones_like(flat, dtype=torch.bool)
-    new_keep[order[:n_prune]] = False
-    return new_keep.reshape(keep.shape)
-
-
-def _floors(
-    sizes: list[int], keeps: list[torch.Tensor], fraction: float, min_density: float
-) -> list[int]:
-    """Weights each layer keeps at least: ``min_density`` of it, never more than the
-    layer would keep at the uniform ratio (so the target stays reachable) nor more
-    than it still has."""
-    if min_density <= 0.0:
-        return [0] * len(sizes)
-    return [
-        # The epsilons undo round-off such as (1 - 0.9) * 100 = 9.999...
-        min(
-            math.ceil(min_density * n - 1e-9),
-            math.floor((1.0 - fraction) * n + 1e-9),
-            int(k.sum()),
-        )
-        for n, k in zip(sizes, keeps, strict=True)
-    ]
-
-
-def _protect(scores: torch.Tensor, keep: torch.Tensor, n_protect: int) -> torch.Tensor:
-    """Scores with the ``n_protect`` best kept weights raised to +inf (never pruned)."""
-    if n_protect <= 0:
-        return scores
-    flat = torch.where(keep.reshape(-1), scores.reshape(-1).nan_to_num(nan=math.inf), -math.inf)
-    best = torch.sort(flat, descending=True, stable=True).indices[:n_protect]
-    protected = scores.reshape(-1).clone()
-    protected[best] = math.inf
-    return protected.reshape(scores.shape)
-
-
-def _select(
-    scores: list[torch.Tensor],
-    keeps: list[torch.Tensor],
-    fraction: float,
-    scope: str,
-    min_density: float = 0.0,
-) -> list[torch.Tensor]:
-    sizes = [k.numel() for k in keeps]
-    n_prune = round(fraction * sum(sizes))
-    if scope == "layer":
-        quotas = _layer_quotas(sizes, fraction, n_prune)
-        return [_lowest(s, k, q) for s, k, q in zip(scores, keeps, quotas, strict=True)]
-    # Global: one threshold across layers, above the per-layer density floor.
-    floors = _floors(sizes, keeps, fraction, min_density)
-    scores = [_protect(s, k, f) for s, k, f in zip(scores, keeps, floors, strict=True)]
-    flat = _lowest(
-        torch.cat([s.reshape(-1) for s in scores]),
-        torch.cat([k.reshape(-1) for k in keeps]),
-        n_prune,
-    )
-    return [part.reshape(k.shape) for part, k in zip(flat.split(sizes), keeps, strict=True)]
 
 
 def prune_mlp(
@@ -252,9 +197,9 @@ def prune_mlp(
     X,
     sparsity: float,
     *,
-    method: str = "ecp",
+    method: str | PruningMethod | type[PruningMethod] = DEFAULT_METHOD,
     scope: str = "global",
-    n_steps: int = 1,
+    n_steps: int = 10,
     compensate: bool | None = None,
     layers: Iterable[nn.Linear | str] | None = None,
     y=None,
@@ -364,46 +309,56 @@ def prune_mlp(
     >>> result.sparsity
     0.95
     """
-    _check_params(sparsity, scope, n_steps, compensate, random_state)
-    _check_variant_params(min_density, sequential, ridge)
-    _check_batch_size(batch_size)
+    validate_params(
+        {
+            "sparsity": sparsity,
+            "method": method,
+            "scope": scope,
+            "n_steps": n_steps,
+            "compensate": compensate,
+            "layers": layers,
+            "loss_fn": loss_fn,
+            "output_fn": output_fn,
+            "batch_size": batch_size,
+            "random_state": random_state,
+            "min_density": min_density,
+            "sequential": sequential,
+            "ridge": ridge,
+        },
+        _PRUNE_CONSTRAINTS,
+        "prune_mlp",
+    )
     strategy = get_method(method)
     X_t = as_input_tensor(X, module)
     named = find_linear_layers(module, X_t, layers)
     y_t = None
     if strategy.needs_loss_gradient:
         if y is None:
-            raise ValueError(f"method={method!r} ranks by the loss gradient and needs y.")
+            raise ValueError(f"method={strategy.name!r} ranks by the loss gradient and needs y.")
         y_t = _as_target(y, X_t, X_t.shape[0])
     if compensate is False and strategy.refits:
         raise ValueError(
-            f"method={method!r} compensates through its least-squares refit; "
+            f"method={strategy.name!r} compensates through its least-squares refit; "
             "compensate=False is not available with it (use method='ecp' for that)."
         )
-    if compensate is None:
-        compensate = strategy.compensates
-
+    config = PruneConfig(
+        sparsity=float(sparsity),
+        method=strategy,
+        scope=scope,
+        n_steps=int(n_steps),
+        compensate=bool(strategy.compensates if compensate is None else compensate),
+        loss_fn=loss_fn or _default_loss,
+        output_fn=output_fn,
+        batch_size=int(batch_size),
+        random_state=None if random_state is None else int(random_state),
+        min_density=float(min_density),
+        sequential=bool(sequential),
+        ridge=float(ridge),
+    )
     # Work on the module itself but restore it if anything fails half-way.
     backup = {key: value.detach().clone() for key, value in module.state_dict().items()}
     try:
-        return _prune(
-            module,
-            X_t,
-            y_t,
-            named,
-            float(sparsity),
-            strategy,
-            scope,
-            int(n_steps),
-            bool(compensate),
-            loss_fn or _default_loss,
-            output_fn,
-            batch_size,
-            random_state,
-            float(min_density),
-            sequential,
-            float(ridge),
-        )
+        return _prune(module, X_t, y_t, named, config)
     except BaseException:
         module.load_state_dict(backup)
         raise
@@ -414,67 +369,62 @@ def _prune(
     X: torch.Tensor,
     y: torch.Tensor | None,
     named: list[tuple[str, nn.Linear]],
-    sparsity: float,
-    strategy: PruningMethod,
-    scope: str,
-    n_steps: int,
-    compensate: bool,
-    loss_fn: Callable,
-    output_fn: Callable | None,
-    batch_size: int,
-    random_state: int | None,
-    min_density: float = 0.0,
-    sequential: bool = False,
-    ridge: float = 1e-3,
+    config: PruneConfig,
 ) -> PruningResult:
+    strategy = config.method
     generator = torch.Generator()
-    if random_state is None:
+    if config.random_state is None:
         generator.seed()
     else:
-        generator.manual_seed(int(random_state))
+        generator.manual_seed(config.random_state)
     layers = [layer for _, layer in named]
     keeps = [layer.weight.detach() != 0 for layer in layers]
     bias_before = [None if layer.bias is None else layer.bias.detach().clone() for layer in layers]
+    fractions = [
+        f
+        for f in schedule(config.sparsity, config.n_steps)
+        if removes_anything(keeps, f, config.scope)
+    ]
     # The refit matches the pre-activations of the network as it was given.
-    reference = copy.deepcopy(module) if strategy.refits else None
+    reference = copy.deepcopy(module) if strategy.refits and fractions else None
 
     def scores_of(subset: list[tuple[str, nn.Linear]]):
-        stats = _step_statistics(module, X, subset, strategy, compensate, batch_size, output_fn)
+        stats = _step_statistics(module, X, subset, config)
         grads = (
-            loss_gradients(module, X, y, subset, loss_fn, batch_size)
+            loss_gradients(module, X, y, subset, config.loss_fn, config.batch_size)
             if strategy.needs_loss_gradient
             else {}
         )
-        scores = [
-            strategy.compute_scores(
-                LayerContext(
-                    name=name,
-                    layer=layer,
-                    stats=stats.get(name),
-                    loss_grad=grads.get(name),
-                    generator=generator,
-                    module=module,
-                    X=X,
-                    batch_size=batch_size,
-                    output_fn=output_fn,
-                    ridge=ridge,
-                )
+        scores = []
+        for name, layer in subset:
+            ctx = LayerContext(
+                name=name,
+                layer=layer,
+                stats=stats.get(name),
+                loss_grad=grads.get(name),
+                generator=generator,
+                module=module,
+                X=X,
+                batch_size=config.batch_size,
+                output_fn=config.output_fn,
+                ridge=config.ridge,
             )
-            for name, layer in subset
-        ]
+            scores.append(_checked_scores(strategy, ctx))
         return stats, scores
 
-    for fraction in _schedule(sparsity, n_steps):
+    for fraction in fractions:
+        if not removes_anything(keeps, fraction, config.scope):
+            continue
         stats, scores = scores_of(named)
-        new_keeps = _select(scores, keeps, fraction, scope, min_density)
+        new_keeps = select(scores, keeps, fraction, config.scope, config.min_density)
         for index, (name, layer) in enumerate(named):
             keep, new_keep = keeps[index], new_keeps[index]
-            if sequential and index > 0:
+            if config.sequential and index > 0:
                 # Same number of weights, chosen by scores that see the layers
                 # before this one already pruned and compensated.
                 layer_stats, (layer_scores,) = scores_of([(name, layer)])
                 stats[name] = layer_stats.get(name)
-                new_keep = _lowest(layer_scores, keep, int((~new_keep).sum()))
+                new_keep = lowest(layer_scores, keep, int((~new_keep).sum()))
                 new_keeps[index] = new_keep
             if reference is not None:
                 refit_layer(
@@ -484,14 +434,14 @@ def _prune(
                     layer,
                     dict(reference.named_modules())[name],
                     new_keep,
-                    batch_size,
-                    output_fn,
-                    ridge,
+                    config.batch_size,
+                    config.output_fn,
+                    config.ridge,
                 )
                 continue
             with torch.no_grad():
                 removed = keep & ~new_keep
-                if compensate and layer.bias is not None:
+                if config.compensate and layer.bias is not None:
                     _, shift = ecp_closed_form(layer.weight, stats[name])
                     layer.bias += (shift * removed).sum(1).to(layer.bias.dtype)
                 layer.weight.mul_(new_keep.to(layer.weight.dtype))
@@ -510,23 +460,34 @@ def _prune(
         for (name, layer), before in zip(named, bias_before, strict=True)
     ]
     masks = {name: keep.clone() for (name, _), keep in zip(named, keeps, strict=True)}
-    report = PruningReport(rows, strategy.name, sparsity)
+    report = PruningReport(rows, strategy.name, config.sparsity)
     return PruningResult(masks=masks, report=report)
+
+
+def _checked_scores(strategy: PruningMethod, ctx: LayerContext) -> torch.Tensor:
+    """The method's scores, checked: a custom method must return one per weight."""
+    scores = strategy.compute_scores(ctx)
+    shape = tuple(ctx.layer.weight.shape)
+    if not isinstance(scores, torch.Tensor) or tuple(scores.shape) != shape:
+        got = tuple(scores.shape) if isinstance(scores, torch.Tensor) else type(scores).__name__
+        raise ValueError(
+            f"Pruning method {strategy.name!r} must return a tensor of scores of the "
+            f"weight's shape {shape} for layer {ctx.name!r}; it returned {got}."
+        )
+    return scores.to(device=ctx.layer.weight.device)
 
 
 def _step_statistics(
     module: nn.Module,
     X: torch.Tensor,
     named: list[tuple[str, nn.Linear]],
-    strategy: PruningMethod,
-    compensate: bool,
-    batch_size: int,
-    output_fn: Callable | None,
+    config: PruneConfig,
 ) -> dict[str, LayerStatistics]:
     """The statistics this step needs, computed on the current (partly pruned) network."""
+    strategy = config.method
     # A refitting method compensates through its refit, which needs no statistics.
-    if strategy.needs_statistics or (compensate and not strategy.refits):
-        return _collect_statistics(module, X, named, batch_size, output_fn)
+    if strategy.needs_statistics or (config.compensate and not strategy.refits):
+        return collect_statistics(module, X, named, config.batch_size, config.output_fn)
     if strategy.needs_inputs:
-        return _collect_statistics(module, X, named, batch_size, with_output_grads=False)
+        return collect_statistics(module, X, named, config.batch_size, with_output_grads=False)
     return {}

@@ -2,6 +2,7 @@
 
 import copy
 
+import _networks
 import pytest
 import torch
 from torch import nn
@@ -10,14 +11,14 @@ from sklearn_ecprune import SparseLinear, prune_mlp, prune_neurons, to_sparse_mo
 
 
 def make_net(seed=0):
-    torch.manual_seed(seed)
-    return nn.Sequential(
-        nn.Linear(6, 32), nn.ReLU(), nn.Linear(32, 16), nn.Tanh(), nn.Linear(16, 3)
-    )
+    """ReLU then Tanh: prune_neurons must slice across any elementwise activation."""
+    net = _networks.make_net((6, 32, 16, 3), activation=nn.ReLU, dtype=torch.float32, seed=seed)
+    net[3] = nn.Tanh()
+    return net
 
 
 def make_X(n=200, seed=1):
-    return torch.randn(n, 6, generator=torch.Generator().manual_seed(seed)) + 0.5
+    return _networks.make_X(n, d=6, dtype=torch.float32, seed=seed)
 
 
 def test_sparse_module_computes_the_same_function():

@@ -19,12 +19,19 @@ from ._refit import refit_importance
 from ._statistics import LayerStatistics
 
 __all__ = [
+    "DEFAULT_METHOD",
+    "METHOD",
     "PRUNING_METHODS",
     "LayerContext",
     "PruningMethod",
     "ecp_closed_form",
     "get_method",
+    "register_method",
 ]
+
+DEFAULT_METHOD = "ecp-ls"
+"""The method the project recommends (chosen from the benchmarks), the default of
+:func:`prune_mlp` and of the estimators' ``pruning`` parameter."""
 
 _F64 = torch.float64
 
@@ -141,17 +148,50 @@ def register_method(cls: type[PruningMethod]) -> type[PruningMethod]:
     True
     >>> del PRUNING_METHODS["oldest"]
     """
+    if not (isinstance(cls, type) and issubclass(cls, PruningMethod)):
+        raise TypeError(f"register_method takes a PruningMethod subclass, got {cls!r}.")
+    if not isinstance(cls.name, str) or not cls.name:
+        raise ValueError(f"{cls.__name__}.name must be a non-empty string, got {cls.name!r}.")
     PRUNING_METHODS[cls.name] = cls
     return cls
 
 
-def get_method(name: str) -> PruningMethod:
-    """An instance of the registered method ``name`` (ValueError if unknown)."""
-    if not isinstance(name, str) or name not in PRUNING_METHODS:
-        raise ValueError(
-            f"Unknown pruning method {name!r}; choose one of {sorted(PRUNING_METHODS)}."
-        )
-    return PRUNING_METHODS[name]()
+class _MethodConstraint:
+    """What ``method=`` / ``pruning=`` accepts; registry names are read when checking."""
+
+    def is_satisfied_by(self, value) -> bool:
+        if isinstance(value, PruningMethod):
+            return True
+        if isinstance(value, type):
+            return issubclass(value, PruningMethod)
+        return isinstance(value, str) and value in PRUNING_METHODS
+
+    def __str__(self) -> str:
+        names = ", ".join(repr(name) for name in sorted(PRUNING_METHODS))
+        return f"a str among {{{names}}}, a PruningMethod instance or a PruningMethod subclass"
+
+
+METHOD = [_MethodConstraint()]
+"""The constraint of ``method=`` in :func:`prune_mlp` and ``pruning=`` in the estimators."""
+
+
+def get_method(method: str | PruningMethod | type[PruningMethod]) -> PruningMethod:
+    """The method to use: a registry name, a :class:`PruningMethod` class or instance.
+
+    An instance (or class) works without registration, also in worker processes
+    that never ran the ``register_method`` of the caller: it travels by pickle.
+    Raises ``ValueError`` for an unknown name or another kind of object.
+    """
+    if isinstance(method, PruningMethod):
+        return method
+    if isinstance(method, type) and issubclass(method, PruningMethod):
+        return method()
+    if isinstance(method, str) and method in PRUNING_METHODS:
+        return PRUNING_METHODS[method]()
+    raise ValueError(
+        f"Unknown pruning method {method!r}: pass a PruningMethod instance or class, or "
+        f"one of the registered names {sorted(PRUNING_METHODS)}."
+    )
 
 
 @register_method

@@ -78,7 +78,7 @@ def infer_task(y) -> str:
     Examples
     --------
     >>> import pandas as pd
-    >>> from sklearn_ecprune._tabular import infer_task
+    >>> from sklearn_ecprune.cli._csv import infer_task
     >>> infer_task(pd.Series(["a", "b", "a"]))
     'classification'
     >>> infer_task(pd.Series([0.5, 1.25, 3.0]))
@@ -102,8 +102,10 @@ def _parse(path: str, encoding: str | None):
     frame = pd.read_csv(path, encoding=encoding)
     if frame.shape[1] == 1:
         # One column usually means another separator (";" or tab): let the python
-        # engine sniff it.
-        frame = pd.read_csv(path, sep=None, engine="python", encoding=encoding)
+        # engine sniff it, but keep one column where sniffing only splits nonsense.
+        sniffed = pd.read_csv(path, sep=None, engine="python", encoding=encoding)
+        if sniffed.shape[1] > 1 and not any(str(c).startswith("Unnamed:") for c in sniffed):
+            return sniffed
     return frame
 
 
@@ -152,7 +154,7 @@ def load_csv(
     test_size: float = 0.25,
     random_state: int = 0,
 ) -> TabularData:
-    """Read a CSV table and prepare it for :func:`~sklearn_ecprune._sweep.run_sweep`.
+    """Read a CSV table and prepare it for :func:`~sklearn_ecprune.cli._sweep.run_sweep`.
 
     Rows with a missing target are dropped. Numeric feature columns get median
     imputation and standard scaling; the others (text, categories, booleans)
@@ -188,7 +190,7 @@ def load_csv(
     Examples
     --------
     >>> import os, tempfile
-    >>> from sklearn_ecprune._tabular import load_csv
+    >>> from sklearn_ecprune.cli._csv import load_csv
     >>> path = os.path.join(tempfile.mkdtemp(), "t.csv")
     >>> rows = [f"{i % 7},{'ab'[i % 2]},{'yes' if i % 3 else 'no'}" for i in range(40)]
     >>> _ = open(path, "w").write("size,kind,label\\n" + "\\n".join(rows))
@@ -204,6 +206,11 @@ def load_csv(
 
     notes: list[str] = []
     frame = _read(path, notes)
+    if frame.shape[1] < 2:
+        raise DataError(
+            f"{path} has a single column ({str(frame.columns[0])!r}): it needs the target "
+            "and at least one feature column"
+        )
     if target is None:
         target = str(frame.columns[-1])
     if target not in frame.columns:

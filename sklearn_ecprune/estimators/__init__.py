@@ -1,0 +1,20 @@
+"""scikit-learn estimators: thin skorch subclasses that train, prune and fine-tune.
+
+- ``_base``: the shared mixin (fit = dense, prune, fine-tune; ``memory``; seeding;
+  parameter constraints), ``_memory``: the cached dense phase;
+- ``_classifier``, ``_regressor``: :class:`ECPrunedMLPClassifier`,
+  :class:`ECPrunedMLPRegressor`;
+- ``_callbacks``: skorch callbacks; ``_module``: the default :class:`MLPModule`.
+"""
+
+from ._callbacks import KeepPrunedWeightsZero
+from ._classifier import ECPrunedMLPClassifier
+from ._module import MLPModule
+from ._regressor import ECPrunedMLPRegressor
+
+__all__ = [
+    "ECPrunedMLPClassifier",
+    "ECPrunedMLPRegressor",
+    "KeepPrunedWeightsZero",
+    "MLPModule",
+]

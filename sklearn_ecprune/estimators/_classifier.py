@@ -1,0 +1,145 @@
+"""The classifier: an MLP classifier trained, pruned and fine-tuned inside ``fit``."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+import numpy as np
+import torch
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.multiclass import check_classification_targets
+from skorch import NeuralNetClassifier
+
+from ._base import ATTRIBUTES_DOC, PARAMS_DOC, ECPrunedMixin
+
+__all__ = ["ECPrunedMLPClassifier"]
+
+
+class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
+    __doc__ = f"""Multilayer perceptron classifier pruned with elimination-compensation.
+
+    ``fit`` trains the dense network with skorch's loop, prunes it to
+    ``sparsity`` (by default with ECP's ranking and a least-squares refit of the
+    kept weights and biases), then fine-tunes it with the pruned weights held at
+    zero. A scikit-learn estimator: it works in pipelines,
+    ``GridSearchCV`` over ``sparsity``, ``clone`` and pickling.
+
+    Parameters
+    ----------{PARAMS_DOC.replace("{criterion}", "torch.nn.CrossEntropyLoss")}
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels, of any type (strings, integers, booleans).{ATTRIBUTES_DOC}
+    See Also
+    --------
+    ECPrunedMLPRegressor : The regressor.
+    prune_mlp : The pruning engine for any torch module.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn_ecprune import ECPrunedMLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = make_pipeline(StandardScaler(),
+    ...                     ECPrunedMLPClassifier(sparsity=0.8, random_state=0))
+    >>> clf.fit(X, y).score(X, y) > 0.9
+    True
+    >>> round(clf[-1].sparsity_, 2)
+    0.8
+    """
+
+    _default_criterion = torch.nn.CrossEntropyLoss
+    _y_validation = MappingProxyType({})
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """The class labels seen at fit, in the order of ``predict_proba``'s columns."""
+        return self._label_encoder.classes_
+
+    def _encode_target(self, y, *, reset: bool) -> np.ndarray:
+        check_classification_targets(y)
+        if reset:
+            encoder = LabelEncoder()
+            preset = getattr(self, "_preset_classes", None)
+            encoder.fit(preset if preset is not None else y)
+            self._preset_classes = None
+            if len(encoder.classes_) < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs samples of at least 2 classes in the "
+                    f"data, but the data contain only one class: {encoder.classes_[0]!r}."
+                )
+            self._label_encoder = encoder
+            self.n_outputs_ = len(encoder.classes_)
+        unseen = np.setdiff1d(np.unique(y), self.classes_)
+        if unseen.size:
+            raise ValueError(
+                f"y contains labels not seen at the first fit: {unseen.tolist()}; "
+                f"known classes are {self.classes_.tolist()}."
+            )
+        return self._label_encoder.transform(y).astype(np.int64)
+
+    def _check_same_classes(self, classes) -> None:
+        classes = np.unique(np.asarray(classes))
+        if not np.array_equal(classes, self.classes_):
+            raise ValueError(
+                f"classes={classes.tolist()} is not the same as on the first call to "
+                f"partial_fit ({self.classes_.tolist()})."
+            )
+
+    def partial_fit(self, X, y, classes=None, **fit_params):
+        """Train one more epoch with the masks kept (and prune if below ``sparsity``).
+
+        On an unfitted estimator the network is initialised, trained one epoch and
+        pruned, so that after any call the network is at its target sparsity.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+        y : array-like of shape (n_samples,)
+            Labels.
+        classes : array-like of shape (n_classes,), default=None
+            All the classes, needed on the first call if ``y`` lacks some.
+        **fit_params : dict
+            Passed on to skorch's training loop.
+
+        Returns
+        -------
+        self : object
+            The estimator.
+        """
+        return self._partial_fit(X, y, classes=classes, **fit_params)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities (float64, rows sum to one).
+        """
+        proba = self._forward_numpy(X).astype(np.float64)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted class labels, of the type seen at fit.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]

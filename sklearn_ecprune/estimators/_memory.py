@@ -1,0 +1,210 @@
+"""``memory=``: cache the dense phase of ``fit``, as scikit-learn's ``Pipeline(memory=...)``.
+
+A grid search over ``sparsity`` (or any pruning parameter) trains the same dense network
+once per candidate and fold. With ``memory`` set, the dense phase is a call of the
+module-level :func:`_dense_phase`, cached by :class:`joblib.Memory` on disk: its key is
+a content hash of everything that affects dense training (every parameter but the
+pruning ones, the data, the seed), its value the trained state (weights, optimizer
+state, history, random generators). A fit that differs only in pruning parameters
+restores that state and continues exactly as if it had trained.
+
+Keys hash content, never ``repr``: arrays and tensors by value, and the classes and
+functions a user passes (a ``module`` class, a callback, a criterion) by their source
+code and class attributes, so a class redefined in a notebook under the same name is a
+new key. A parameter whose source cannot be read is not cached (with a warning).
+Workers that share the directory (loky processes, dask workers on one machine) share
+the cache; a file lock per key makes a second worker wait for the first one's result
+instead of training the same network again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import os
+import types
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import joblib
+import numpy as np
+import torch
+
+try:  # POSIX; elsewhere concurrent workers may train the same network twice
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None
+
+__all__ = ["cached_dense_phase", "dense_key"]
+
+# Code from these packages is identified by its import path: it does not change
+# within a session. Everything else (a notebook, a user's module) is hashed by source.
+_LIBRARIES = frozenset(
+    {
+        "builtins",
+        "collections",
+        "functools",
+        "joblib",
+        "numpy",
+        "operator",
+        "pandas",
+        "scipy",
+        "skorch",
+        "sklearn",
+        "sklearn_ecprune",
+        "torch",
+    }
+)
+# Entries of a class's __dict__ that say nothing about its behaviour.
+_CLASS_NOISE = frozenset(
+    {"__dict__", "__weakref__", "__module__", "__doc__", "__qualname__", "__firstlineno__",
+     "__static_attributes__", "__annotations__", "__parameters__", "__orig_bases__",
+     "_abc_impl", "__abstractmethods__", "__slotnames__"}
+)  # fmt: skip
+
+
+class _NotCacheable(Exception):
+    """A parameter whose content cannot be hashed; the fit then trains as usual."""
+
+
+def _is_library(obj: Any) -> bool:
+    module = getattr(obj, "__module__", None) or ""
+    return module.split(".")[0] in _LIBRARIES
+
+
+def _source(obj: Any) -> str:
+    try:
+        return inspect.getsource(obj)
+    except (OSError, TypeError) as exc:
+        raise _NotCacheable(
+            f"the source of {getattr(obj, '__qualname__', obj)!r} cannot be read"
+        ) from exc
+
+
+def _fingerprint(value: Any, depth: int = 0, seen: frozenset[int] = frozenset()) -> Any:
+    """A hashable description of ``value`` that changes whenever its content does.
+
+    ``seen`` holds the user classes being described, so that a method referring to
+    its own class (``super()``'s ``__class__`` cell) does not recurse forever.
+    """
+    if depth > 50:
+        raise _NotCacheable("parameters nest too deeply")
+    if id(value) in seen:
+        return ("cycle", getattr(value, "__qualname__", type(value).__qualname__))
+    if value is None or isinstance(value, bool | int | float | complex | str | bytes):
+        return value
+    if isinstance(value, list | tuple):
+        return (type(value).__name__, [_fingerprint(v, depth + 1, seen) for v in value])
+    if isinstance(value, dict):
+        return (
+            "dict",
+            sorted((repr(k), _fingerprint(v, depth + 1, seen)) for k, v in value.items()),
+        )
+    if isinstance(value, functools.partial):
+        return (
+            "partial",
+            _fingerprint(value.func, depth + 1, seen),
+            _fingerprint(value.args, depth + 1, seen),
+            _fingerprint(value.keywords, depth + 1, seen),
+        )
+    if isinstance(value, staticmethod | classmethod):
+        return _fingerprint(value.__func__, depth + 1, seen)
+    if isinstance(value, property):
+        return ("property", [_fingerprint(f, depth + 1, seen) for f in (value.fget, value.fset)])
+    if isinstance(value, type):
+        return _class_fingerprint(value, depth, seen)
+    if isinstance(value, types.FunctionType | types.MethodType | types.BuiltinFunctionType):
+        if _is_library(value):
+            return ("function", value.__module__, value.__qualname__)
+        function = getattr(value, "__func__", value)
+        closure = [c.cell_contents for c in (function.__closure__ or ())]
+        return (
+            "function",
+            _source(function),
+            _fingerprint(list(function.__defaults__ or ()), depth + 1, seen),
+            _fingerprint(closure, depth + 1, seen),
+        )
+    if isinstance(value, np.ndarray | torch.Tensor | np.generic):
+        return ("array", joblib.hash(value))
+    # Any other object: its class (by source if it is user code) and its pickled state.
+    try:
+        state = joblib.hash(value)
+    except Exception as exc:
+        raise _NotCacheable(f"{type(value).__name__} objects cannot be pickled") from exc
+    return ("object", _class_fingerprint(type(value), depth, seen), state)
+
+
+def _class_fingerprint(cls: type, depth: int, seen: frozenset[int] = frozenset()) -> Any:
+    if _is_library(cls):
+        return ("class", cls.__module__, cls.__qualname__)
+    if id(cls) in seen:
+        return ("cycle", cls.__qualname__)
+    seen = seen | {id(cls)}
+    attributes = sorted(
+        (name, _fingerprint(attr, depth + 1, seen))
+        for name, attr in vars(cls).items()
+        if name not in _CLASS_NOISE
+    )
+    bases = [_class_fingerprint(base, depth + 1, seen) for base in cls.__bases__]
+    return ("class", cls.__qualname__, _source(cls), bases, attributes)
+
+
+def dense_key(
+    estimator: Any, params: dict[str, Any], fit_params: dict[str, Any], seed: int
+) -> str | None:
+    """The cache key of a dense phase, or ``None`` (with a warning) if not cacheable.
+
+    The data are not part of it: :class:`joblib.Memory` hashes them as arguments.
+    """
+    try:
+        described = (
+            _class_fingerprint(type(estimator), 0),
+            sorted((name, _fingerprint(value)) for name, value in params.items()),
+            _fingerprint(fit_params),
+            seed,
+        )
+        return joblib.hash(described)
+    except _NotCacheable as exc:
+        warnings.warn(
+            f"memory is not used for this fit: {exc}; the dense network is trained as usual.",
+            UserWarning,
+            stacklevel=4,
+        )
+        return None
+
+
+def _dense_phase(key: str, X, y, fit_params, *, estimator) -> dict[str, Any]:
+    """Train ``estimator``'s dense network and return its state (the cached call).
+
+    ``key`` stands for the estimator's parameters, the fit parameters and the seed in
+    the cache's key; the estimator itself is not hashed (it carries fitted state).
+    """
+    return estimator._train_dense(X, y, **fit_params)
+
+
+@contextlib.contextmanager
+def _locked(location: str, key: str) -> Iterator[None]:
+    if fcntl is None:
+        yield
+        return
+    folder = os.path.join(location, "sklearn_ecprune_locks")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, key + ".lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def cached_dense_phase(
+    memory: joblib.Memory, key: str | None, estimator: Any, X, y, fit_params: dict
+) -> dict[str, Any]:
+    """The trained dense state: from ``memory`` when it holds it, else trained now."""
+    if memory.location is None or key is None:
+        return estimator._train_dense(X, y, **fit_params)
+    cached = memory.cache(_dense_phase, ignore=["estimator", "fit_params"])
+    with _locked(str(memory.location), key):
+        return cached(key, X, y, fit_params, estimator=estimator)

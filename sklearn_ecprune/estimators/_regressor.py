@@ -1,0 +1,152 @@
+"""The regressor: an MLP regressor trained, pruned and fine-tuned inside ``fit``."""
+
+from __future__ import annotations
+
+import inspect
+from types import MappingProxyType
+
+import numpy as np
+import torch
+from skorch import NeuralNetRegressor
+
+from ._base import ATTRIBUTES_DOC, PARAMS_DOC, ECPrunedMixin
+
+__all__ = ["ECPrunedMLPRegressor"]
+
+
+class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
+    __doc__ = f"""Multilayer perceptron regressor pruned with elimination-compensation.
+
+    ``fit`` trains the dense network with skorch's loop, prunes it to
+    ``sparsity`` (by default with ECP's ranking and a least-squares refit of the
+    kept weights and biases), then fine-tunes it with the pruned weights held at
+    zero. Takes 1-D or 2-D ``y`` and predicts the same shape.
+
+    Parameters
+    ----------{PARAMS_DOC.replace("{criterion}", "torch.nn.MSELoss")}
+    standardize_target : bool, default=True
+        Train on the target standardised per output (mean 0, variance 1, from the
+        training data) and predict in its original units. Networks train poorly on
+        targets of large or tiny scale; this is what wrapping the estimator in
+        ``TransformedTargetRegressor(transformer=StandardScaler())`` would do. The
+        training loss and the pruning error are then measured in standard units.
+
+    Attributes
+    ----------
+    n_outputs_ : int
+        Number of regression targets.{ATTRIBUTES_DOC}
+    See Also
+    --------
+    ECPrunedMLPClassifier : The classifier.
+    prune_mlp : The pruning engine for any torch module.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_friedman1
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn_ecprune import ECPrunedMLPRegressor
+    >>> X, y = make_friedman1(n_samples=500, random_state=0)
+    >>> reg = make_pipeline(StandardScaler(),
+    ...                     ECPrunedMLPRegressor(sparsity=0.5, lr=0.01, random_state=0))
+    >>> reg.fit(X, y).score(X, y) > 0.8
+    True
+    >>> reg.predict(X[:3]).shape
+    (3,)
+    """
+
+    _default_criterion = torch.nn.MSELoss
+    _y_validation = MappingProxyType({"multi_output": True, "y_numeric": True})
+    _parameter_constraints = {  # noqa: RUF012 (extends the mixin's)
+        **ECPrunedMixin._parameter_constraints,
+        "standardize_target": ["boolean"],
+    }
+
+    def __init__(self, module=None, *, standardize_target=True, **kwargs):
+        super().__init__(module, **kwargs)
+        self.standardize_target = standardize_target
+
+    # The full signature, for get_params, clone and the docs: the mixin's parameters
+    # and the regressor's own.
+    __init__.__signature__ = inspect.signature(ECPrunedMixin.__init__).replace(
+        parameters=[
+            *list(inspect.signature(ECPrunedMixin.__init__).parameters.values())[:-1],
+            inspect.Parameter("standardize_target", inspect.Parameter.KEYWORD_ONLY, default=True),
+            inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD),
+        ]
+    )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _encode_target(self, y, *, reset: bool) -> np.ndarray:
+        y = np.asarray(y, dtype=np.float64)
+        if reset:
+            self._fit_y_ndim = y.ndim
+            self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
+        y = y.reshape(len(y), -1)
+        if y.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"y has {y.shape[1]} outputs, but {type(self).__name__} was fitted with "
+                f"{self.n_outputs_}."
+            )
+        if reset:
+            mean, scale = np.zeros(y.shape[1]), np.ones(y.shape[1])
+            if self.standardize_target:
+                mean, scale = y.mean(axis=0), y.std(axis=0)
+                scale[~(scale > 0)] = 1.0  # a constant output keeps its unit
+            self._target_mean, self._target_scale = mean, scale
+        encoded = ((y - self._target_mean) / self._target_scale).astype(np.float32)
+        if not np.isfinite(encoded).all():
+            raise ValueError(
+                "y has values too large for the float32 network"
+                + ("" if self.standardize_target else " (standardize_target=True may help)")
+                + f": largest |y| is {np.abs(y).max():.3g}."
+            )
+        return encoded
+
+    def partial_fit(self, X, y, **fit_params):
+        """Train one more epoch with the masks kept (and prune if below ``sparsity``).
+
+        On an unfitted estimator the network is initialised, trained one epoch and
+        pruned, so that after any call the network is at its target sparsity.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        **fit_params : dict
+            Passed on to skorch's training loop.
+
+        Returns
+        -------
+        self : object
+            The estimator.
+        """
+        return self._partial_fit(X, y, **fit_params)
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted targets, of the shape ``y`` had at fit.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predictions (float64).
+        """
+        output = self._forward_numpy(X).astype(np.float64)
+        output = output * self._target_scale + self._target_mean
+        return output.ravel() if self._fit_y_ndim == 1 else output
+
+    @property
+    def predict_proba(self):
+        """Not available: a regressor has no class probabilities."""
+        raise AttributeError("ECPrunedMLPRegressor has no predict_proba; use predict.")
