@@ -46,7 +46,7 @@ def frame():
 
 
 def test_every_configuration_is_a_valid_set_of_estimator_parameters():
-    for name, config in SWEEP_CONFIGURATIONS.items():
+    for config in SWEEP_CONFIGURATIONS.values():
         for task in ("classification", "regression"):
             net = make_pipeline_for(task, **config.params)[-1]
             net._check_params()  # raises for a parameter the estimator rejects
