@@ -7,6 +7,8 @@ import torch
 from skorch.callbacks import Callback
 from torch import nn
 
+from sklearn_ecprune import PruningMethod
+
 
 def make_net(sizes=(5, 7, 6, 3), activation=nn.Tanh, dtype=torch.float64, seed=0):
     """Linear layers of the given sizes with ``activation`` between them."""
@@ -57,3 +59,12 @@ def dense_trainings(folder):
     """How many dense trainings a :class:`DenseTrainingCounter` recorded."""
     path = Path(folder)
     return len(list(path.iterdir())) if path.exists() else 0
+
+
+class LargestInputs(PruningMethod):
+    """A user's criterion in an importable module, not registered on import."""
+
+    name = "largest-inputs"
+
+    def compute_scores(self, ctx):
+        return ctx.layer.weight.detach().abs() * (1.0 + torch.arange(ctx.layer.in_features))

@@ -33,7 +33,19 @@ FAST = dict(
 )
 
 
-@parametrize_with_checks([ECPrunedMLPClassifier(**FAST), ECPrunedMLPRegressor(**FAST)])
+# Fitting with integer sample weights is not bit-for-bit fitting on repeated rows with
+# float32 minibatch training (scikit-learn itself checks its MLP's equivalence only with
+# the full-batch float64 lbfgs solver); see the drop-in issue's closing note.
+SAMPLE_WEIGHT_EQUIVALENCE = {
+    "check_sample_weight_equivalence_on_dense_data": "float32 minibatch training",
+    "check_sample_weight_equivalence_on_sparse_data": "float32 minibatch training",
+}
+
+
+@parametrize_with_checks(
+    [ECPrunedMLPClassifier(**FAST), ECPrunedMLPRegressor(**FAST)],
+    expected_failed_checks=lambda estimator: SAMPLE_WEIGHT_EQUIVALENCE,
+)
 def test_scikit_learn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

@@ -19,6 +19,7 @@ from ._lazy import lazy_attributes
 
 _EXPORTS = {
     "DEFAULT_METHOD": "._methods",
+    "EmptyLayerWarning": "._prune",
     "PRUNING_METHODS": "._methods",
     "InvalidParameterError": "._validation",
     "LayerContext": "._methods",

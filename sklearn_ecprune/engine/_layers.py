@@ -94,6 +94,14 @@ def find_linear_layers(
             handle.remove()
         module.train(was_training)
 
+    shared: dict[int, str] = {}
+    for layer, name in names.items():
+        other = shared.setdefault(id(layer.weight), name)
+        if other != name:
+            raise ValueError(
+                f"Linear layers {other!r} and {name!r} share one weight tensor (tied "
+                "weights); pruning one would prune the other, so they cannot be pruned."
+            )
     seen: list[nn.Linear] = []
     for layer in order:
         if layer in seen:

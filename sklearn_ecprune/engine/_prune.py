@@ -9,6 +9,7 @@ weights are compensated, by ECP's bias shift or by a least-squares refit (``_ref
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -41,7 +42,12 @@ from ._validation import (
     validate_params,
 )
 
-__all__ = ["PruneConfig", "apply_masks", "ecp_importance", "prune_mlp"]
+__all__ = ["EmptyLayerWarning", "PruneConfig", "apply_masks", "ecp_importance", "prune_mlp"]
+
+
+class EmptyLayerWarning(UserWarning):
+    """A pruned layer kept no weight: its output no longer depends on its input."""
+
 
 _PRUNE_CONSTRAINTS = {
     "sparsity": SPARSITY,
@@ -459,6 +465,16 @@ def _prune(
         )
         for (name, layer), before in zip(named, bias_before, strict=True)
     ]
+    empty = [row.name for row in rows if row.n_kept == 0 and row.n_weights > 0]
+    if empty:
+        warnings.warn(
+            f"Pruning to sparsity {config.sparsity:g} left no weight in layer(s) "
+            f"{', '.join(map(repr, empty))}: the network's output no longer depends on its "
+            "input there (only biases remain). Use a lower sparsity, or min_density to keep "
+            "a share of every layer.",
+            EmptyLayerWarning,
+            stacklevel=3,
+        )
     masks = {name: keep.clone() for (name, _), keep in zip(named, keeps, strict=True)}
     report = PruningReport(rows, strategy.name, config.sparsity)
     return PruningResult(masks=masks, report=report)

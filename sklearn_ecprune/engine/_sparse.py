@@ -110,6 +110,12 @@ def to_sparse_module(module: nn.Module, min_sparsity: float = 0.95) -> nn.Module
     validate_params(
         {"min_sparsity": min_sparsity}, {"min_sparsity": UNIT_FLOAT}, "to_sparse_module"
     )
+    for name, param in module.named_parameters():
+        if param.dtype not in (torch.float32, torch.float64):
+            raise ValueError(
+                f"to_sparse_module supports float32 and float64 networks; parameter "
+                f"{name!r} is {param.dtype}. Convert the network first, e.g. module.float()."
+            )
     converted = copy.deepcopy(module).eval()
     targets = [
         (name, layer)

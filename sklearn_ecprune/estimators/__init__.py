@@ -4,17 +4,22 @@
   parameter constraints), ``_memory``: the cached dense phase;
 - ``_classifier``, ``_regressor``: :class:`ECPrunedMLPClassifier`,
   :class:`ECPrunedMLPRegressor`;
-- ``_callbacks``: skorch callbacks; ``_module``: the default :class:`MLPModule`.
+- ``_callbacks``: skorch callbacks; ``_module``: the default :class:`MLPModule`;
+  ``_data``: the training dataset and early stopping's hold-out split;
+- ``_selection``: choosing a sparsity (a ``refit`` rule and a display).
 """
 
 from ._callbacks import KeepPrunedWeightsZero
 from ._classifier import ECPrunedMLPClassifier
 from ._module import MLPModule
 from ._regressor import ECPrunedMLPRegressor
+from ._selection import SparsityScoreDisplay, sparsest_within_one_standard_error
 
 __all__ = [
     "ECPrunedMLPClassifier",
     "ECPrunedMLPRegressor",
     "KeepPrunedWeightsZero",
     "MLPModule",
+    "SparsityScoreDisplay",
+    "sparsest_within_one_standard_error",
 ]

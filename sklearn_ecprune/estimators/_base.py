@@ -11,25 +11,33 @@ from __future__ import annotations
 
 import copy
 import inspect
+import numbers
 import os
 import threading
 from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    check_memory,
+    validate_data,
+)
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset
-from skorch.utils import to_numpy
+from skorch.utils import to_numpy, to_tensor
 from torch.utils.data import DataLoader
 
-from ..engine._methods import DEFAULT_METHOD, METHOD
+from ..engine._methods import DEFAULT_METHOD, METHOD, PRUNING_METHODS, register_method
 from ..engine._prune import prune_mlp
 from ..engine._validation import (
     BATCH_SIZE,
     COMPENSATE,
+    FINITE_NON_NEGATIVE_FLOAT,
     HIDDEN_LAYER_SIZES,
     MEMORY,
     N_STEPS,
@@ -39,10 +47,12 @@ from ..engine._validation import (
     RANDOM_STATE,
     SCOPE,
     SPARSITY,
+    Interval,
     Options,
     validate_params,
 )
-from ._callbacks import KeepPrunedWeightsZero
+from ._callbacks import KeepPrunedWeightsZero, ValidationScore
+from ._data import HoldOutSplit, RowDataset
 from ._memory import cached_dense_phase, dense_key
 from ._module import ACTIVATIONS, MLPModule
 
@@ -66,6 +76,10 @@ _AFTER_DENSE_PARAMS = frozenset(
 )
 # prune_mlp's options that have no parameter of their own on the estimators.
 PRUNING_PARAMS = ("min_density", "sequential", "ridge", "batch_size", "output_fn")
+
+# early_stopping="auto" holds out a validation set from this many training rows on,
+# as scikit-learn's HistGradientBoosting does.
+AUTO_EARLY_STOPPING_ROWS = 10_000
 
 # torch's global generator is the only way to seed a user's module class; its
 # construction is serialised so that concurrent fits cannot interleave draws.
@@ -95,6 +109,11 @@ def _keep_identity(value: Any, memo: dict[int, Any]) -> None:
             _keep_identity(item, memo)
 
 
+def _dense(X) -> np.ndarray:
+    """A block of rows as a dense array (sparse input is densified block by block)."""
+    return X.toarray() if sp.issparse(X) else np.asarray(X)
+
+
 def _padded_forward(module: torch.nn.Module, chunk: torch.Tensor, device) -> torch.Tensor:
     """``module(chunk)`` with the rows padded by zeros to a multiple of _ROW_MULTIPLE."""
     n = chunk.shape[0]
@@ -102,6 +121,24 @@ def _padded_forward(module: torch.nn.Module, chunk: torch.Tensor, device) -> tor
     if padding:
         chunk = torch.cat([chunk, chunk.new_zeros((padding, *chunk.shape[1:]))])
     return module(chunk.to(device))[:n]
+
+
+class _DeviceConstraint:
+    """A torch device that can hold a trained network (not "meta")."""
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        if value is None:
+            return True
+        try:
+            device = torch.device(value)
+        except (RuntimeError, TypeError, ValueError):
+            return False
+        if device.type == "cuda":
+            return torch.cuda.is_available()
+        return device.type in ("cpu", "mps", "xpu")
+
+    def __str__(self) -> str:
+        return "a torch device that can train a network ('cpu', or 'cuda' where available)"
 
 
 class ECPrunedMixin:
@@ -131,6 +168,10 @@ class ECPrunedMixin:
         "max_epochs": POSITIVE_INT,
         "batch_size": [*BATCH_SIZE, Options(int, {-1})],
         "warm_start": ["boolean"],
+        "alpha": FINITE_NON_NEGATIVE_FLOAT,
+        "early_stopping": ["boolean", Options(str, {"auto"})],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "device": [_DeviceConstraint()],
     }
 
     def __init__(
@@ -149,6 +190,9 @@ class ECPrunedMixin:
         calibration_size=2048,
         random_state=None,
         memory=None,
+        alpha=1e-4,
+        early_stopping=False,
+        validation_fraction=0.1,
         tol=1e-4,
         n_iter_no_change=10,
         criterion=None,
@@ -183,6 +227,9 @@ class ECPrunedMixin:
         self.calibration_size = calibration_size
         self.random_state = random_state
         self.memory = memory
+        self.alpha = alpha
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.criterion = criterion
@@ -271,46 +318,120 @@ class ECPrunedMixin:
                 )
 
     def initialize_criterion(self):
-        """The training loss; ``criterion=None`` means the estimator's default."""
+        """The training loss, per sample (``get_loss`` averages, with sample weights).
+
+        ``criterion=None`` means the estimator's default.
+        """
         criterion = self._default_criterion if self.criterion is None else self.criterion
-        self.criterion_ = self.initialized_instance(criterion, self.get_params_for("criterion"))
+        kwargs = self.get_params_for("criterion")
+        if isinstance(criterion, torch.nn.Module):
+            criterion = copy.copy(criterion)
+            criterion.reduction = "none"
+            self.criterion_ = criterion
+        else:
+            self.criterion_ = criterion(**{**kwargs, "reduction": "none"})
         return self
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """Mean training loss (weighted by ``sample_weight``), plus the L2 penalty.
+
+        As in scikit-learn's MLP: ``alpha / 2 * sum of squared weights / batch weight``
+        is added while training (biases are not penalised).
+        """
+        y_true = to_tensor(y_true, device=self.device)
+        per_sample = self.criterion_(y_pred, y_true)
+        per_sample = per_sample.reshape(len(y_pred), -1).mean(dim=1)
+        weights = X.get("sample_weight") if isinstance(X, dict) else None
+        if weights is None:
+            loss, total = per_sample.mean(), float(len(per_sample))
+        else:
+            weights = to_tensor(weights, device=self.device).to(per_sample.dtype)
+            total = float(weights.sum())
+            loss = (per_sample * weights).sum() / max(total, 1e-12)
+        if training and self.alpha:
+            squares = sum(
+                m.weight.square().sum()
+                for m in self.module_.modules()
+                if isinstance(m, torch.nn.Linear)
+            )
+            loss = loss + 0.5 * self.alpha * squares / max(total, 1e-12)
+        return loss
+
+    def infer(self, x, **fit_params):
+        """The module's output on a batch; a dict batch carries the sample weights."""
+        if isinstance(x, dict) and "sample_weight" in x:
+            x = x["X"]
+        return super().infer(x, **fit_params)
+
+    def get_dataset(self, X, y=None):
+        """skorch's dataset; the default one densifies sparse rows one at a time."""
+        if self.dataset is Dataset:
+            return RowDataset(X, y, **self.get_params_for("dataset"))
+        return super().get_dataset(X, y)
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        """Training and validation sets: ``train_split``, or early stopping's hold-out."""
+        dataset = self.get_dataset(X, y)
+        split = self._split()
+        if split is None:
+            return dataset, None
+        return split(dataset, y, **fit_params)
+
+    def _split(self):
+        if self.train_split is not None:
+            return self.train_split
+        if getattr(self, "_holds_out", False):
+            return HoldOutSplit(self.validation_fraction, self._stratified_split, self._split_seed)
+        return None
 
     @property
     def _default_callbacks(self):
-        monitor = "train_loss" if self.train_split is None else "valid_loss"
-        return [
+        validates = self._split() is not None
+        callbacks = [
             *super()._default_callbacks,
             (
                 "early_stopping",
                 EarlyStopping(
-                    monitor=monitor,
+                    monitor="valid_loss" if validates else "train_loss",
                     patience=self.n_iter_no_change,
                     threshold=self.tol,
                     threshold_mode="abs",
                     sink=print if self.verbose else _silent,
+                    load_best=validates,
                 ),
             ),
             ("keep_pruned_weights_zero", KeepPrunedWeightsZero()),
         ]
+        if validates:
+            callbacks.append(("validation_score", ValidationScore()))
+        return callbacks
 
     # -------------------------------------------------------------------- data
-    def _validate_X(self, X, *, reset: bool) -> np.ndarray:
-        return validate_data(self, X, reset=reset, dtype=np.float32)
+    def _validate_X(self, X, *, reset: bool):
+        X = validate_data(self, X, reset=reset, dtype=np.float32, accept_sparse="csr")
+        # scipy's sparse arrays index rows as 1-D; skorch's datasets expect matrix rows.
+        return sp.csr_matrix(X) if sp.issparse(X) else X
 
-    def _validate_X_y(self, X, y, *, reset: bool) -> tuple[np.ndarray, np.ndarray]:
-        X, y = validate_data(self, X, y, reset=reset, dtype=np.float32, **self._y_validation)
-        return X, self._encode_target(y, reset=reset)
+    def _validate_X_y(self, X, y, *, reset: bool):
+        X, y = validate_data(
+            self, X, y, reset=reset, dtype=np.float32, accept_sparse="csr", **self._y_validation
+        )
+        return sp.csr_matrix(X) if sp.issparse(X) else X, self._encode_target(y, reset=reset)
 
     def _forward_numpy(self, X) -> np.ndarray:
         """The network's output on X (after the predict non-linearity), as numpy.
 
         In-memory data go straight through the network in large chunks; skorch's
-        DataLoader path is kept for a custom ``dataset`` or ``iterator_valid``.
+        DataLoader path is kept for a torch ``Dataset`` and for a custom ``dataset`` or
+        ``iterator_valid``.
         """
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
         nonlinearity = self._get_predict_nonlinearity()
+        if isinstance(X, torch.utils.data.Dataset):  # e.g. skorch's own scoring callbacks
+            return np.concatenate(
+                [to_numpy(nonlinearity(out)) for out in self.forward_iter(X, training=False)]
+            )
+        X = self._validate_X(X, reset=False)
         if self.dataset is not Dataset or self.iterator_valid is not DataLoader:
             return np.concatenate(
                 [to_numpy(nonlinearity(out)) for out in self.forward_iter(X, training=False)]
@@ -323,7 +444,7 @@ class ECPrunedMixin:
         try:
             with torch.inference_mode():
                 for start in range(0, X.shape[0], _PREDICT_CHUNK):
-                    chunk = torch.from_numpy(X[start : start + _PREDICT_CHUNK])
+                    chunk = torch.from_numpy(_dense(X[start : start + _PREDICT_CHUNK]))
                     outputs.append(to_numpy(nonlinearity(_padded_forward(module, chunk, device))))
         finally:
             module.train(was_training)
@@ -349,11 +470,21 @@ class ECPrunedMixin:
         Nothing global is used, so fits in parallel threads with the same seed give
         the same result, and the caller's random state is left alone.
         """
-        init, shuffle, calibration, prune = np.random.SeedSequence(seed).generate_state(4)
-        self._init_generator = torch.Generator().manual_seed(int(init))
-        self._shuffle_generator = torch.Generator().manual_seed(int(shuffle))
-        self._calibration_seed = int(calibration)
-        self._prune_seed = int(prune)
+        words = np.random.SeedSequence(seed).generate_state(5)
+        init, shuffle, calibration, prune, split = (int(w) for w in words)
+        self._init_generator = torch.Generator().manual_seed(init)
+        self._shuffle_generator = torch.Generator().manual_seed(shuffle)
+        self._calibration_seed = calibration
+        self._prune_seed = prune
+        self._split_seed = split
+
+    def _resolve_validation(self, n_samples: int) -> None:
+        """Whether this fit holds out a validation set for early stopping."""
+        wanted = self.early_stopping is True or (
+            self.early_stopping == "auto" and n_samples >= AUTO_EARLY_STOPPING_ROWS
+        )
+        self._holds_out = self.train_split is None and wanted
+        self._stratified_split = self._is_classifier
 
     # ---------------------------------------------------------------- training
     def initialize_module(self):
@@ -415,6 +546,13 @@ class ECPrunedMixin:
         except KeyboardInterrupt:  # how skorch's EarlyStopping ends training
             pass
         self.notify("on_train_end", X=X, y=y, phase=phase)
+        if not all(bool(torch.isfinite(p).all()) for p in self.module_.parameters()):
+            raise ValueError(
+                f"Training diverged in the {phase.replace('_', '-')} phase: the network's "
+                f"weights became NaN or infinite (lr={self.lr!r}). Lower lr, scale the "
+                "inputs (e.g. StandardScaler) or check the targets. The estimator is left "
+                "as it was before this fit."
+            )
 
     def _train_dense(self, X, y, **fit_params) -> dict[str, Any]:
         """Train the dense network; return the state that a later fit can restore."""
@@ -459,13 +597,13 @@ class ECPrunedMixin:
         criterion = self.criterion_
 
         def loss_fn(output, target):
-            return criterion(output, target.to(device))
+            return criterion(output, target.to(device)).mean()
 
         # Every Linear layer is pruned. Already pruned weights stay pruned: fit with
         # warm_start, and partial_fit, only ever add to the masks.
         result = prune_mlp(
             self.module_,
-            torch.as_tensor(X),
+            torch.as_tensor(_dense(X)),
             self.sparsity,
             method=self.pruning,
             scope=self.scope,
@@ -505,6 +643,9 @@ class ECPrunedMixin:
             "_shuffle_generator",
             "_calibration_seed",
             "_prune_seed",
+            "_split_seed",
+            "_holds_out",
+            "_stratified_split",
         }
     )
 
@@ -537,7 +678,7 @@ class ECPrunedMixin:
             del vars(self)[name]
         vars(self).update({k: v for k, v in vars(trial).items() if self._is_fitted_attribute(k)})
 
-    def fit(self, X, y, **fit_params):
+    def fit(self, X, y, sample_weight=None, **fit_params):
         """Train the dense network, prune it to ``sparsity``, then fine-tune.
 
         With ``warm_start=True`` a fitted network is trained further with its masks
@@ -546,10 +687,14 @@ class ECPrunedMixin:
 
         Parameters
         ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-            Training inputs; converted to float32 once.
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Training inputs; converted to float32 once (sparse rows are densified
+            one mini-batch at a time).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in the training loss (a weighted mean, as in
+            scikit-learn's MLP) and in the validation loss and score.
         **fit_params : dict
             Passed on to skorch's training loop.
 
@@ -561,46 +706,65 @@ class ECPrunedMixin:
         self._check_params()
         warm = bool(self.warm_start) and self.__sklearn_is_fitted__()
         trial = self._trial(keep_fitted=warm)
-        trial._fit(X, y, fit_params, warm=warm)
+        trial._fit(X, y, sample_weight, fit_params, warm=warm)
         self._adopt(trial)
         return self
 
-    def _fit(self, X, y, fit_params: dict, *, warm: bool) -> None:
+    def _training_data(self, X, sample_weight):
+        """What skorch trains on: X, or X with its sample weights."""
+        if sample_weight is None:
+            return X
+        weights = _check_sample_weight(
+            sample_weight, X, dtype=np.float32, ensure_non_negative=True
+        )
+        if not weights.sum() > 0:
+            raise ValueError("sample_weight must have a positive sum.")
+        return {"X": X, "sample_weight": weights}
+
+    def _fit(self, X, y, sample_weight, fit_params: dict, *, warm: bool) -> None:
         X, y = self._validate_X_y(X, y, reset=not warm)
+        data = self._training_data(X, sample_weight)
         self._seed = self._draw_seed()
         if not warm:
             self._seed_generators(self._seed)
+            self._resolve_validation(X.shape[0])
             self.initialize()
-            self._dense_phase(X, y, fit_params)
+            self._dense_phase(data, y, fit_params)
         else:
-            self._train(X, y, self.max_epochs, "dense", **fit_params)
+            self._train(data, y, self.max_epochs, "dense", **fit_params)
         self._prune(X, y)
         if self.fine_tune_epochs and self.sparsity > 0:
             # Fresh optimizer state: the dense run's momentum would push on the
             # pruned weights, and the compensated network is a new start point.
             self.initialize_optimizer()
-            self._train(X, y, self.fine_tune_epochs, "fine_tune", **fit_params)
+            for group in self.optimizer_.param_groups:
+                # Learning-rate schedulers (skorch's LRScheduler) resume their epoch
+                # count from the history; they need the starting rate of the new optimizer.
+                group.setdefault("initial_lr", group["lr"])
+            self._train(data, y, self.fine_tune_epochs, "fine_tune", **fit_params)
         self._update_sparsity()
 
-    def _partial_fit(self, X, y, classes=None, **fit_params):
+    def _partial_fit(self, X, y, classes=None, sample_weight=None, **fit_params):
         self._check_params()
         fitted = hasattr(self, "masks_")
         if fitted and classes is not None:
             self._check_same_classes(classes)
         trial = self._trial(keep_fitted=fitted)
-        trial._partial(X, y, classes, fit_params, fitted=fitted)
+        trial._partial(X, y, classes, sample_weight, fit_params, fitted=fitted)
         self._adopt(trial)
         return self
 
-    def _partial(self, X, y, classes, fit_params: dict, *, fitted: bool) -> None:
+    def _partial(self, X, y, classes, sample_weight, fit_params: dict, *, fitted: bool) -> None:
         if not fitted:
             self._preset_classes = None if classes is None else np.asarray(classes)
         X, y = self._validate_X_y(X, y, reset=not fitted)
+        data = self._training_data(X, sample_weight)
         if not fitted:
             self._seed = self._draw_seed()
             self._seed_generators(self._seed)
+            self._resolve_validation(X.shape[0])
             self.initialize()
-        self._train(X, y, 1, "fine_tune" if fitted else "dense", **fit_params)
+        self._train(data, y, 1, "fine_tune" if fitted else "dense", **fit_params)
         if not fitted:
             self._prune(X, y)
         else:
@@ -612,11 +776,149 @@ class ECPrunedMixin:
     def _check_same_classes(self, classes) -> None:
         """Only the classifier has classes; see its override."""
 
+    # ------------------------------------------------------------ persistence
+    def __getstate__(self):
+        state = super().__getstate__()
+        # A method registered by the user travels with the estimator (by reference to
+        # its class), so that worker processes know its name too.
+        if isinstance(self.pruning, str) and self.pruning in PRUNING_METHODS:
+            method = PRUNING_METHODS[self.pruning]
+            if not method.__module__.startswith("sklearn_ecprune."):
+                state["_registered_pruning_method"] = method
+        return state
+
+    def __setstate__(self, state):
+        method = state.pop("_registered_pruning_method", None)
+        if method is not None and method.name not in PRUNING_METHODS:
+            register_method(method)
+        super().__setstate__(state)
+
+    def load_params(self, f_params=None, *args, use_safetensors=False, **kwargs):
+        """skorch's ``load_params``; the masks and sparsity then follow the loaded weights.
+
+        On an estimator that was never fitted, the default :class:`MLPModule` is sized
+        from the saved parameters (``n_features_in_`` and ``n_outputs_``); the
+        classifier's ``classes_`` are then ``0 .. n_outputs_ - 1`` (labels are not
+        part of the parameters; pickle the estimator to keep them), and a regressor
+        with ``standardize_target=True`` cannot be restored this way. Weights at zero
+        count as pruned: they stay zero in ``partial_fit`` and warm-started fits.
+
+        Parameters
+        ----------
+        f_params : str, path or file-like, default=None
+            The module's parameters, as written by ``save_params``.
+        *args, use_safetensors, **kwargs
+            As in skorch (``f_optimizer``, ``f_criterion``, ``f_history``,
+            ``checkpoint``, ...).
+        """
+        if not self.initialized_:
+            if f_params is None:
+                raise ValueError(
+                    f"load_params on an unfitted {type(self).__name__} needs f_params: the "
+                    "network is sized from the saved parameters."
+                )
+            self._size_from_parameters(f_params, use_safetensors)
+        super().load_params(f_params, *args, use_safetensors=use_safetensors, **kwargs)
+        self._masks_from_weights()
+        return self
+
+    def _size_from_parameters(self, f_params, use_safetensors: bool) -> None:
+        if use_safetensors:
+            from safetensors.torch import load_file
+
+            state = load_file(f_params)
+        else:
+            state = torch.load(f_params, map_location="cpu", weights_only=True)
+        if hasattr(f_params, "seek"):
+            f_params.seek(0)
+        weights = [v for k, v in state.items() if k.endswith("weight") and v.ndim == 2]
+        if not weights:
+            raise ValueError("The saved parameters hold no Linear layer weight.")
+        self._fit_metadata_from_sizes(weights[0].shape[1], weights[-1].shape[0])
+        self._seed = self._draw_seed()
+        self._seed_generators(self._seed)
+        self._holds_out = False
+        self._stratified_split = self._is_classifier
+        self.initialize()
+
+    def _masks_from_weights(self) -> None:
+        """Masks, sparsity and report from the weights themselves (zeros are pruned)."""
+        from ..engine._report import LayerReport, PruningReport
+
+        layers = [
+            (name, m) for name, m in self.module_.named_modules() if isinstance(m, torch.nn.Linear)
+        ]
+        self.masks_ = {name: m.weight.detach() != 0 for name, m in layers}
+        rows = [
+            LayerReport(name, tuple(m.weight.shape), m.weight.numel(), int(mask.sum()), 0.0)
+            for (name, m), mask in zip(layers, self.masks_.values(), strict=True)
+        ]
+        self.pruning_report_ = PruningReport(rows, "loaded parameters", float(self.sparsity))
+        self._update_sparsity()
+
+    # ------------------------------------------------ scikit-learn MLP attributes
+    def _history_column(self, key: str) -> list[float]:
+        check_is_fitted(self)
+        return [row[key] for row in self.history_ if key in row]
+
+    @property
+    def loss_curve_(self) -> list[float]:
+        """Training loss of every epoch (dense training, then fine-tuning)."""
+        return self._history_column("train_loss")
+
+    @property
+    def validation_scores_(self) -> list[float] | None:
+        """Validation score (accuracy or R^2) of every epoch; None without a split."""
+        scores = self._history_column("valid_score")
+        return scores or None
+
+    @property
+    def best_validation_score_(self) -> float | None:
+        """Best validation score; None without a validation split."""
+        scores = self.validation_scores_
+        return None if scores is None else max(scores)
+
+    @property
+    def best_loss_(self) -> float | None:
+        """Lowest training loss; None when early stopping watches a validation set."""
+        if self.validation_scores_ is not None:
+            return None
+        return min(self.loss_curve_)
+
+    @property
+    def n_iter_(self) -> int:
+        """Epochs run in all (dense training and fine-tuning)."""
+        check_is_fitted(self)
+        return len(self.history_)
+
+    def _linear_layers(self) -> list[torch.nn.Linear]:
+        check_is_fitted(self)
+        return [m for m in self.module_.modules() if isinstance(m, torch.nn.Linear)]
+
+    @property
+    def coefs_(self) -> list[np.ndarray]:
+        """Weight matrices, ``coefs_[i]`` of shape (n_in, n_out), as scikit-learn's MLP."""
+        return [to_numpy(m.weight.detach()).T.copy() for m in self._linear_layers()]
+
+    @property
+    def intercepts_(self) -> list[np.ndarray]:
+        """Bias vectors, ``intercepts_[i]`` of shape (n_out,) (zeros without a bias)."""
+        return [
+            np.zeros(m.out_features, np.float32) if m.bias is None else to_numpy(m.bias.detach())
+            for m in self._linear_layers()
+        ]
+
+    @property
+    def n_layers_(self) -> int:
+        """Layers, input and output included, as in scikit-learn's MLP."""
+        return len(self._linear_layers()) + 1
+
     # ---------------------------------------------------------------- sklearn
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.random_state is None
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True
         return tags
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
 
 from ._base import ATTRIBUTES_DOC, PARAMS_DOC, ECPrunedMixin
@@ -52,6 +53,16 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
 
     _default_criterion = torch.nn.CrossEntropyLoss
     _y_validation = MappingProxyType({})
+    _is_classifier = True
+
+    @property
+    def out_activation_(self) -> str:
+        """``"softmax"``: the network's outputs are the logits of every class."""
+        check_is_fitted(self)
+        return "softmax"
+
+    def _validation_score(self, y_true, output, weights) -> float:
+        return float(np.average(output.argmax(axis=1) == y_true, weights=weights))
 
     @property
     def classes_(self) -> np.ndarray:
@@ -80,6 +91,19 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
             )
         return self._label_encoder.transform(y).astype(np.int64)
 
+    def _fit_metadata_from_sizes(self, n_features: int, n_outputs: int) -> None:
+        import warnings
+
+        warnings.warn(
+            "The class labels are not part of the saved parameters: classes_ is "
+            f"0 .. {n_outputs - 1}. Pickle or joblib the estimator to keep the labels.",
+            UserWarning,
+            stacklevel=4,
+        )
+        self.n_features_in_ = n_features
+        self._label_encoder = LabelEncoder().fit(np.arange(n_outputs))
+        self.n_outputs_ = n_outputs
+
     def _check_same_classes(self, classes) -> None:
         classes = np.unique(np.asarray(classes))
         if not np.array_equal(classes, self.classes_):
@@ -88,7 +112,7 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
                 f"partial_fit ({self.classes_.tolist()})."
             )
 
-    def partial_fit(self, X, y, classes=None, **fit_params):
+    def partial_fit(self, X, y, classes=None, sample_weight=None, **fit_params):
         """Train one more epoch with the masks kept (and prune if below ``sparsity``).
 
         On an unfitted estimator the network is initialised, trained one epoch and
@@ -101,7 +125,10 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
         y : array-like of shape (n_samples,)
             Labels.
         classes : array-like of shape (n_classes,), default=None
-            All the classes, needed on the first call if ``y`` lacks some.
+            All the classes, needed on the first call if ``y`` lacks some; later
+            calls must give the same classes (or none).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in the training loss.
         **fit_params : dict
             Passed on to skorch's training loop.
 
@@ -110,7 +137,7 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
         self : object
             The estimator.
         """
-        return self._partial_fit(X, y, classes=classes, **fit_params)
+        return self._partial_fit(X, y, classes=classes, sample_weight=sample_weight, **fit_params)
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``.
@@ -127,6 +154,22 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
         """
         proba = self._forward_numpy(X).astype(np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict_log_proba(self, X) -> np.ndarray:
+        """Logarithm of the class probabilities, columns in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            ``log(predict_proba(X))``.
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
 
     def predict(self, X) -> np.ndarray:
         """Predicted class labels, of the type seen at fit.

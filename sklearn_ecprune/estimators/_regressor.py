@@ -7,6 +7,7 @@ from types import MappingProxyType
 
 import numpy as np
 import torch
+from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetRegressor
 
 from ._base import ATTRIBUTES_DOC, PARAMS_DOC, ECPrunedMixin
@@ -62,6 +63,19 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
         "standardize_target": ["boolean"],
     }
 
+    _is_classifier = False
+
+    @property
+    def out_activation_(self) -> str:
+        """``"identity"``: the network's outputs are the predictions."""
+        check_is_fitted(self)
+        return "identity"
+
+    def _validation_score(self, y_true, output, weights) -> float:
+        from sklearn.metrics import r2_score
+
+        return float(r2_score(y_true, output, sample_weight=weights))
+
     def __init__(self, module=None, *, standardize_target=True, **kwargs):
         super().__init__(module, **kwargs)
         self.standardize_target = standardize_target
@@ -81,6 +95,18 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
         tags.target_tags.multi_output = True
         return tags
 
+    def _fit_metadata_from_sizes(self, n_features: int, n_outputs: int) -> None:
+        if self.standardize_target:
+            raise ValueError(
+                "The target's mean and scale (standardize_target=True) are not part of the "
+                "saved parameters: load them into a fitted ECPrunedMLPRegressor, or pickle "
+                "or joblib the estimator instead."
+            )
+        self.n_features_in_ = n_features
+        self.n_outputs_ = n_outputs
+        self._fit_y_ndim = 1 if n_outputs == 1 else 2
+        self._target_mean, self._target_scale = np.zeros(n_outputs), np.ones(n_outputs)
+
     def _encode_target(self, y, *, reset: bool) -> np.ndarray:
         y = np.asarray(y, dtype=np.float64)
         if reset:
@@ -98,7 +124,8 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
                 mean, scale = y.mean(axis=0), y.std(axis=0)
                 scale[~(scale > 0)] = 1.0  # a constant output keeps its unit
             self._target_mean, self._target_scale = mean, scale
-        encoded = ((y - self._target_mean) / self._target_scale).astype(np.float32)
+        with np.errstate(over="ignore"):  # overflow to inf is reported just below
+            encoded = ((y - self._target_mean) / self._target_scale).astype(np.float32)
         if not np.isfinite(encoded).all():
             raise ValueError(
                 "y has values too large for the float32 network"
@@ -107,7 +134,7 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
             )
         return encoded
 
-    def partial_fit(self, X, y, **fit_params):
+    def partial_fit(self, X, y, sample_weight=None, **fit_params):
         """Train one more epoch with the masks kept (and prune if below ``sparsity``).
 
         On an unfitted estimator the network is initialised, trained one epoch and
@@ -119,6 +146,8 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
             Training inputs.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in the training loss.
         **fit_params : dict
             Passed on to skorch's training loop.
 
@@ -127,7 +156,7 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
         self : object
             The estimator.
         """
-        return self._partial_fit(X, y, **fit_params)
+        return self._partial_fit(X, y, sample_weight=sample_weight, **fit_params)
 
     def predict(self, X) -> np.ndarray:
         """Predicted targets, of the shape ``y`` had at fit.

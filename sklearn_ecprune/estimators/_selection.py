@@ -1,0 +1,247 @@
+"""Choosing a sparsity: a ``refit`` rule for grid searches and a score-vs-sparsity display.
+
+As in scikit-learn's example "Balance model complexity and cross-validated score": the
+sparsest model whose cross-validated score is within one standard error of the best
+one is as good as the best, within the noise of the estimate, and smaller.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["SparsityScoreDisplay", "sparsest_within_one_standard_error"]
+
+
+def _sparsity_key(params: dict[str, Any]) -> str:
+    keys = [k for k in params if k == "sparsity" or k.endswith("__sparsity")]
+    if len(keys) != 1:
+        raise ValueError(
+            "The search must vary exactly one parameter named 'sparsity' (or "
+            f"'<step>__sparsity' in a pipeline); found {keys or 'none'}."
+        )
+    return keys[0]
+
+
+def _standard_errors(cv_results: dict[str, Any], metric: str) -> np.ndarray:
+    splits = [k for k in cv_results if k.startswith("split") and k.endswith(f"_test_{metric}")]
+    return np.asarray(cv_results[f"std_test_{metric}"]) / np.sqrt(max(1, len(splits)))
+
+
+def sparsest_within_one_standard_error(cv_results: dict[str, Any]) -> int:
+    """``refit`` rule for a search: the sparsest candidate within one standard error.
+
+    Pass it as ``GridSearchCV(..., refit=sparsest_within_one_standard_error)``. Among
+    the candidates whose mean test score is at least the best mean score minus one
+    standard error of that best score (its standard deviation over the folds divided
+    by the square root of their number), the sparsest is chosen (ties: the higher
+    score). For a single scoring metric (``mean_test_score``).
+
+    Parameters
+    ----------
+    cv_results : dict
+        ``cv_results_`` of a search over a ``sparsity`` parameter (``"sparsity"`` or
+        ``"<step>__sparsity"``).
+
+    Returns
+    -------
+    index : int
+        The chosen candidate, an index into ``cv_results["params"]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ecprune import sparsest_within_one_standard_error
+    >>> cv_results = {
+    ...     "params": [{"sparsity": s} for s in (0.5, 0.8, 0.9, 0.95)],
+    ...     "mean_test_score": np.array([0.960, 0.962, 0.955, 0.90]),
+    ...     "std_test_score": np.array([0.020, 0.020, 0.020, 0.02]),
+    ...     "split0_test_score": 0, "split1_test_score": 0, "split2_test_score": 0,
+    ...     "split3_test_score": 0}
+    >>> sparsest_within_one_standard_error(cv_results)  # 0.955 >= 0.962 - 0.02 / 2
+    2
+    """
+    key = _sparsity_key(cv_results["params"][0])
+    scores = np.asarray(cv_results["mean_test_score"], dtype=float)
+    best = int(np.nanargmax(scores))
+    threshold = scores[best] - _standard_errors(cv_results, "score")[best]
+    candidates = np.flatnonzero(scores >= threshold)
+    sparsities = np.array([cv_results["params"][i][key] for i in candidates], dtype=float)
+    sparsest = candidates[sparsities == sparsities.max()]
+    return int(sparsest[np.argmax(scores[sparsest])])
+
+
+class SparsityScoreDisplay:
+    """Cross-validated score against sparsity, with one-standard-error bars.
+
+    In scikit-learn's ``Display`` convention: build it with :meth:`from_search` or
+    :meth:`from_estimator`, which plot right away, or construct it from the numbers
+    and call :meth:`plot`. The best sparsity and the sparsest within one standard
+    error of it (:func:`sparsest_within_one_standard_error`) are marked.
+
+    Parameters
+    ----------
+    sparsities : array-like of shape (n_sparsities,)
+        The sparsities, in increasing order.
+    mean_scores : array-like of shape (n_sparsities,)
+        Mean cross-validated score at each sparsity.
+    standard_errors : array-like of shape (n_sparsities,)
+        Standard error of each mean score.
+    score_name : str, default="score"
+        The y-axis label.
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes
+        The axes of the plot.
+    figure_ : matplotlib Figure
+        The figure of the plot.
+    chosen_sparsity_ : float
+        The sparsest sparsity within one standard error of the best score.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn_ecprune import SparsityScoreDisplay
+    >>> display = SparsityScoreDisplay([0.5, 0.9, 0.99], [0.96, 0.955, 0.7],
+    ...                                [0.01, 0.01, 0.02], score_name="accuracy").plot()
+    >>> display.chosen_sparsity_
+    0.9
+    """
+
+    def __init__(self, sparsities, mean_scores, standard_errors, *, score_name="score"):
+        self.sparsities = sparsities
+        self.mean_scores = mean_scores
+        self.standard_errors = standard_errors
+        self.score_name = score_name
+
+    def plot(self, ax=None):
+        """Draw the scores with error bars, the best score's band and the choice.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Where to draw; a new figure when ``None``.
+
+        Returns
+        -------
+        display : SparsityScoreDisplay
+            With ``ax_``, ``figure_`` and ``chosen_sparsity_`` set.
+        """
+        import matplotlib.pyplot as plt
+
+        sparsities = np.asarray(self.sparsities, dtype=float)
+        scores = np.asarray(self.mean_scores, dtype=float)
+        errors = np.asarray(self.standard_errors, dtype=float)
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 4))
+        best = int(np.nanargmax(scores))
+        threshold = scores[best] - errors[best]
+        within = np.flatnonzero(scores >= threshold)
+        chosen = within[np.argmax(sparsities[within])]
+        ax.errorbar(sparsities, scores, yerr=errors, marker="o", capsize=3, label="mean +- 1 SE")
+        ax.axhline(threshold, color="0.5", linestyle="--", linewidth=1, label="best - 1 SE")
+        ax.plot(sparsities[best], scores[best], "s", color="tab:green", label="best")
+        ax.plot(
+            sparsities[chosen], scores[chosen], "*", markersize=14, color="tab:red",
+            label=f"sparsest within 1 SE ({sparsities[chosen]:g})",
+        )  # fmt: skip
+        ax.set_xlabel("sparsity (fraction of weights removed)")
+        ax.set_ylabel(f"cross-validated {self.score_name}")
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="lower left")
+        self.ax_, self.figure_ = ax, ax.figure
+        self.chosen_sparsity_ = float(sparsities[chosen])
+        return self
+
+    @classmethod
+    def from_search(cls, search, *, ax=None):
+        """Plot the results of a fitted search over sparsity.
+
+        When the search also varies other parameters, each sparsity shows its best
+        candidate.
+
+        Parameters
+        ----------
+        search : GridSearchCV or RandomizedSearchCV
+            Fitted, with a single scoring metric, over a ``sparsity`` parameter.
+        ax : matplotlib Axes, default=None
+            Where to draw.
+
+        Returns
+        -------
+        display : SparsityScoreDisplay
+        """
+        results = search.cv_results_
+        key = _sparsity_key(results["params"][0])
+        all_sparsities = np.array([p[key] for p in results["params"]], dtype=float)
+        means = np.asarray(results["mean_test_score"], dtype=float)
+        errors = _standard_errors(results, "score")
+        sparsities = np.unique(all_sparsities)
+        best = [np.flatnonzero(all_sparsities == s)[np.argmax(means[all_sparsities == s])]
+                for s in sparsities]  # fmt: skip
+        scoring = search.scoring if isinstance(search.scoring, str) else "score"
+        return cls(sparsities, means[best], errors[best], score_name=scoring).plot(ax=ax)
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator,
+        X,
+        y,
+        *,
+        sparsities: Sequence[float] = (0.5, 0.7, 0.8, 0.9, 0.95),
+        cv=5,
+        scoring=None,
+        n_jobs=None,
+        ax=None,
+    ):
+        """Cross-validate ``estimator`` at each sparsity and plot the scores.
+
+        A grid search over the estimator's ``sparsity`` parameter (``<step>__sparsity``
+        in a pipeline). Without ``memory`` of its own, the estimator gets a temporary
+        one, so each fold's dense network is trained once.
+
+        Parameters
+        ----------
+        estimator : estimator
+            An ``ECPrunedMLPClassifier``/``Regressor`` or a pipeline ending in one.
+        X, y : array-like
+            The data.
+        sparsities : sequence of float, default=(0.5, 0.7, 0.8, 0.9, 0.95)
+            The sparsities to compare.
+        cv : int or cross-validation generator, default=5
+            As in ``GridSearchCV``.
+        scoring : str or callable, default=None
+            As in ``GridSearchCV``; ``None`` is the estimator's ``score``.
+        n_jobs : int, default=None
+            Parallel fits.
+        ax : matplotlib Axes, default=None
+            Where to draw.
+
+        Returns
+        -------
+        display : SparsityScoreDisplay
+        """
+        from sklearn.base import clone
+        from sklearn.model_selection import GridSearchCV
+
+        estimator = clone(estimator)
+        key = _sparsity_key(estimator.get_params())
+        memory_key = key.replace("sparsity", "memory")
+        with tempfile.TemporaryDirectory(prefix="ecprune-memory-") as folder:
+            if estimator.get_params().get(memory_key, "unset") is None:
+                estimator.set_params(**{memory_key: folder})
+            search = GridSearchCV(
+                estimator,
+                {key: list(sparsities)},
+                cv=cv,
+                scoring=scoring,
+                n_jobs=n_jobs,
+                refit=False,
+            ).fit(X, y)
+        return cls.from_search(search, ax=ax)
