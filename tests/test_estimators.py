@@ -414,3 +414,14 @@ def test_unknown_skorch_argument_is_reported(data):
     X, y = data
     with pytest.raises(ValueError, match="unexpected argument"):
         ECPrunedMLPClassifier(**FAST, optimizer_lr=0.1).fit(X, y)
+
+
+@pytest.mark.slow
+@parametrize_with_checks(
+    [ECPrunedMLPClassifier(random_state=0), ECPrunedMLPRegressor(random_state=0)],
+    expected_failed_checks=lambda estimator: SAMPLE_WEIGHT_EQUIVALENCE,
+)
+def test_scikit_learn_estimator_checks_at_the_default_parameters(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        check(estimator)
