@@ -1,33 +1,84 @@
-"""Sparse inference: pruned Linear layers stored and run as sparse CSR matrices.
+"""Sparse inference: pruned Linear layers stored as CSR matrices and run with a sparse kernel.
 
 Unstructured pruning leaves zeros in dense matrices, which cost as much as any other
-number. :func:`to_sparse_module` stores each sufficiently sparse Linear layer's weight
-as a CSR matrix (inference only), which pays off at high sparsity.
+number. :class:`SparseLinear` keeps only the kept weights (CSR) and multiplies with
+scipy's CSR kernel on the CPU (measured fastest: ``benchmarks/bench_inference.py``)
+or torch's sparse product elsewhere. :func:`to_sparse_module` converts the layers of a
+network that are sparse enough; :func:`prefers_sparse` is the measured rule for when a
+sparse product beats a dense one.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 
+import numpy as np
 import torch
 from torch import nn
 
-from ._validation import UNIT_FLOAT, validate_params
+from ._validation import UNIT_FLOAT, Options, validate_params
 
-__all__ = ["SparseLinear", "replace_submodule", "to_sparse_module"]
+__all__ = ["SparseLinear", "prefers_sparse", "replace_submodule", "to_sparse_module"]
+
+# Densities at or below which scipy's CSR product beats torch's dense one, measured on
+# 784-1024-1024-1024-10 MLPs with benchmarks/bench_inference.py (1 thread: the sparse
+# kernel wins from about 10 % density at batch 1 to 1024; with several threads the
+# dense product gets faster on large batches and the crossover moves down).
+SPARSE_DENSITY = {1: 0.12, 2: 0.08}
+KERNEL = [Options(str, {"scipy", "torch"})]
+# Layers smaller than this gain little from a sparse kernel (its fixed cost dominates).
+SMALL_LAYER = 16_384
+
+
+def prefers_sparse(n_weights: int, density: float, threads: int | None = None) -> bool:
+    """Whether a sparse (CSR) product is expected to beat a dense one for a layer.
+
+    The rule does not depend on the batch size, so that a row's prediction does not
+    depend on which other rows it is predicted with.
+
+    Parameters
+    ----------
+    n_weights : int
+        Weights of the layer (``in_features * out_features``).
+    density : float
+        Share of the weights that are not zero.
+    threads : int or None, default=None
+        torch's intra-op threads; ``None`` reads ``torch.get_num_threads()``.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> from sklearn_ecprune.engine import prefers_sparse
+    >>> prefers_sparse(1024 * 1024, 0.05, threads=1), prefers_sparse(1024 * 1024, 0.5)
+    (True, False)
+    """
+    threads = torch.get_num_threads() if threads is None else threads
+    limit = SPARSE_DENSITY.get(threads, SPARSE_DENSITY[2] / np.sqrt(threads / 2))
+    if n_weights < SMALL_LAYER:
+        limit /= 2
+    return density <= limit
 
 
 class SparseLinear(nn.Module):
-    """An inference-only Linear layer whose weight is a sparse CSR matrix.
+    """An inference-only Linear layer whose weight is stored as a CSR matrix.
 
-    Built from a pruned ``nn.Linear`` by :func:`to_sparse_module`; computes the same
-    ``x W^T + b`` with a sparse-dense product.
+    Computes ``x W^T + b`` with scipy's CSR product on the CPU (``kernel="scipy"``,
+    the default there: single-threaded and about twice as fast as torch's sparse
+    product at batch 1) or with ``torch.sparse.mm`` (``kernel="torch"``: any
+    device). Each output row is computed on its own, so predictions do not depend on
+    the batch. No gradients flow through it.
 
     Parameters
     ----------
     linear : torch.nn.Linear
-        The (pruned) layer to convert.
+        The (pruned) layer to convert; float32 or float64.
+    kernel : {"scipy", "torch"}, default="scipy"
+        The sparse product; ``"scipy"`` falls back to ``"torch"`` off the CPU.
 
     Examples
     --------
@@ -42,51 +93,114 @@ class SparseLinear(nn.Module):
     True
     """
 
-    def __init__(self, linear: nn.Linear):
+    def __init__(self, linear: nn.Linear, kernel: str = "scipy"):
         super().__init__()
+        validate_params({"kernel": kernel}, {"kernel": KERNEL}, "SparseLinear")
+        weight = linear.weight.detach()
+        if weight.dtype not in (torch.float32, torch.float64):
+            raise ValueError(
+                f"SparseLinear supports float32 and float64 weights, got {weight.dtype}."
+            )
         self.in_features = linear.in_features
         self.out_features = linear.out_features
+        self.kernel = kernel
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "CSR support is in beta"
-            self.register_buffer("weight", linear.weight.detach().to_sparse_csr())
+            csr = weight.to_sparse_csr()
+        # The CSR arrays as plain buffers: copies, pickles, state dicts and .to() all
+        # work as for any module; the sparse tensor is a view built when needed.
+        self.register_buffer("crow_indices", csr.crow_indices().to(torch.int32))
+        self.register_buffer("col_indices", csr.col_indices().to(torch.int32))
+        self.register_buffer("values", csr.values().clone())
         bias = None if linear.bias is None else linear.bias.detach().clone()
         self.register_buffer("bias", bias)
+        self._scipy = None
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """The weight as a sparse CSR tensor (a view of the stored arrays)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.sparse_csr_tensor(
+                self.crow_indices,
+                self.col_indices,
+                self.values,
+                (self.out_features, self.in_features),
+            )
+
+    @property
+    def density(self) -> float:
+        """Share of the weights that are stored (not zero)."""
+        return self.values.numel() / max(1, self.in_features * self.out_features)
+
+    def _scipy_matrix(self):
+        if self._scipy is None:
+            import scipy.sparse as sp
+
+            self._scipy = sp.csr_matrix(
+                (self.values.numpy(), self.col_indices.numpy(), self.crow_indices.numpy()),
+                shape=(self.out_features, self.in_features),
+            )
+        return self._scipy
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x W^T + b`` with a sparse-dense matrix product."""
         flat = x.reshape(-1, self.in_features)
-        out = torch.sparse.mm(self.weight, flat.T).T
+        on_cpu = flat.device.type == "cpu" and self.weight.device.type == "cpu"
+        if self.kernel == "scipy" and on_cpu:
+            product = self._scipy_matrix() @ flat.detach().numpy().T
+            out = torch.from_numpy(np.ascontiguousarray(product.T))
+        else:
+            out = torch.sparse.mm(self.weight, flat.T).T
         if self.bias is not None:
             out = out + self.bias
         return out.reshape(*x.shape[:-1], self.out_features)
 
+    def _apply(self, fn, recurse=True):
+        self._scipy = None  # device or dtype changes: rebuild the scipy view lazily
+        return super()._apply(fn, recurse)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["_scipy"] = None  # a view of the buffers: rebuilt on use
+        return state
+
+    def __deepcopy__(self, memo):
+        copied = type(self).__new__(type(self))
+        memo[id(self)] = copied
+        state = {k: v for k, v in self.__dict__.items() if k != "_scipy"}
+        copied.__dict__.update(copy.deepcopy(state, memo))
+        copied._scipy = None
+        return copied
+
     def extra_repr(self) -> str:
-        """Sizes and the density of the stored weight."""
-        nnz = self.weight.values().numel()
-        density = nnz / (self.in_features * self.out_features)
+        """Sizes, the density of the stored weight and the kernel."""
         return (
             f"in_features={self.in_features}, out_features={self.out_features}, "
-            f"density={density:.3f}"
+            f"density={self.density:.3f}, kernel={self.kernel!r}"
         )
 
 
-def to_sparse_module(module: nn.Module, min_sparsity: float = 0.95) -> nn.Module:
+def to_sparse_module(
+    module: nn.Module, min_sparsity: float | None = None, *, kernel: str = "scipy"
+) -> nn.Module:
     """A copy of ``module`` for inference, its sparse Linear layers stored as CSR.
 
-    Every ``nn.Linear`` with at least ``min_sparsity`` of its weights at zero is
-    replaced by a :class:`SparseLinear`; the others stay dense. The copy computes
-    the same function (up to float rounding) and cannot be trained.
+    Every ``nn.Linear`` sparse enough is replaced by a :class:`SparseLinear`; the
+    others stay dense. The copy computes the same function (up to float rounding)
+    and cannot be trained.
 
     Parameters
     ----------
     module : torch.nn.Module
-        A (pruned) network; left unchanged.
-    min_sparsity : float, default=0.95
-        Layers at least this sparse are converted. On CPU a CSR product beats a
-        dense one only at very high sparsity (in ``benchmarks/bench_inference.py``
-        on a 784-1024-1024-10 MLP: 0.55x at 90 %, 1.0x at 95 %, 2.4x at 99 %);
-        removing neurons with :func:`prune_neurons` is the way to a fast network
-        at moderate sparsity.
+        A (pruned) network of float32 or float64 parameters; left unchanged.
+    min_sparsity : float in [0, 1] or None, default=None
+        Layers with at least this share of zero weights are converted (the share is
+        counted exactly). ``None`` converts the layers for which a sparse product is
+        measured to be faster (:func:`prefers_sparse`: about 88 % sparsity and up on
+        one thread).
+    kernel : {"scipy", "torch"}, default="scipy"
+        The sparse product of the converted layers (see :class:`SparseLinear`).
 
     Returns
     -------
@@ -101,14 +215,16 @@ def to_sparse_module(module: nn.Module, min_sparsity: float = 0.95) -> nn.Module
     ...                           torch.nn.Linear(16, 2))
     >>> X = torch.randn(64, 8)
     >>> _ = prune_mlp(net, X, 0.95, scope="layer")
-    >>> fast = to_sparse_module(net)
+    >>> fast = to_sparse_module(net, min_sparsity=0.9)
     >>> type(fast[0]).__name__
     'SparseLinear'
     >>> torch.allclose(fast(X), net(X), atol=1e-5)
     True
     """
     validate_params(
-        {"min_sparsity": min_sparsity}, {"min_sparsity": UNIT_FLOAT}, "to_sparse_module"
+        {"min_sparsity": min_sparsity, "kernel": kernel},
+        {"min_sparsity": [None, *UNIT_FLOAT], "kernel": KERNEL},
+        "to_sparse_module",
     )
     for name, param in module.named_parameters():
         if param.dtype not in (torch.float32, torch.float64):
@@ -117,18 +233,23 @@ def to_sparse_module(module: nn.Module, min_sparsity: float = 0.95) -> nn.Module
                 f"{name!r} is {param.dtype}. Convert the network first, e.g. module.float()."
             )
     converted = copy.deepcopy(module).eval()
-    targets = [
-        (name, layer)
-        for name, layer in converted.named_modules()
-        if isinstance(layer, nn.Linear)
-        and float((layer.weight == 0).float().mean()) >= min_sparsity
-    ]
-    for name, layer in targets:
-        replace_submodule(converted, name, SparseLinear(layer))
+    for name, layer in list(converted.named_modules()):
+        if isinstance(layer, nn.Linear) and _converts(layer, min_sparsity):
+            replace_submodule(converted, name, SparseLinear(layer, kernel=kernel))
     return converted
 
 
+def _converts(layer: nn.Linear, min_sparsity: float | None) -> bool:
+    n = layer.weight.numel()
+    n_zero = int((layer.weight == 0).sum())
+    if min_sparsity is None:
+        return prefers_sparse(n, 1.0 - n_zero / n)
+    # Integer counts: a float32 share such as 0.94999981 must not fail ">= 0.95".
+    return n_zero >= math.ceil(min_sparsity * n - 1e-9)
+
+
 def replace_submodule(root: nn.Module, name: str, new: nn.Module) -> None:
+    """Put ``new`` in place of the submodule called ``name`` (dotted path)."""
     parent_name, _, child = name.rpartition(".")
     parent = root.get_submodule(parent_name) if parent_name else root
     setattr(parent, child, new)

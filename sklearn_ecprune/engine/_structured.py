@@ -7,6 +7,7 @@ error left. The result is a smaller dense network, faster at any sparsity.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 from collections.abc import Callable
@@ -19,9 +20,9 @@ from ._methods import ecp_closed_form
 from ._report import LayerReport, PruningReport
 from ._sparse import replace_submodule
 from ._statistics import collect_statistics
-from ._validation import BATCH_SIZE, N_STEPS, SPARSITY, validate_params
+from ._validation import BATCH_SIZE, N_STEPS, SPARSITY, Options, validate_params
 
-__all__ = ["prune_neurons"]
+__all__ = ["compact_module", "prune_neurons"]
 
 # Modules that act on each feature separately: a hidden neuron can be removed
 # across them by slicing the Linear layers on both sides.
@@ -67,6 +68,7 @@ def prune_neurons(
     compensate: bool = True,
     batch_size: int = 1024,
     output_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    target: str = "neurons",
 ) -> PruningReport:
     """Remove whole hidden neurons, compensating through the next layer's bias.
 
@@ -86,7 +88,8 @@ def prune_neurons(
     X : array-like or torch.Tensor of shape (n_samples, n_features)
         Calibration inputs.
     fraction : float in [0, 1)
-        Fraction of the hidden neurons to remove.
+        Fraction of the hidden neurons to remove (``target="neurons"``) or of the
+        weights of the Linear layers (``target="weights"``).
     n_steps : int, default=1
         Steps of a geometric schedule on the kept fraction, with the statistics
         recomputed after each.
@@ -97,6 +100,11 @@ def prune_neurons(
         Samples per pass over the data.
     output_fn : callable, default=None
         Applied to the module's output before measuring the error.
+    target : {"neurons", "weights"}, default="neurons"
+        What ``fraction`` counts. With ``"weights"`` the lowest-ranked neurons go
+        until the network has at most ``(1 - fraction)`` of its weights left (a
+        neuron takes its incoming and outgoing weights with it), so that the result
+        compares with unstructured pruning at the same sparsity.
 
     Returns
     -------
@@ -130,6 +138,7 @@ def prune_neurons(
             "compensate": compensate,
             "batch_size": batch_size,
             "output_fn": output_fn,
+            "target": target,
         },
         {
             "fraction": SPARSITY,
@@ -137,6 +146,7 @@ def prune_neurons(
             "compensate": ["boolean"],
             "batch_size": BATCH_SIZE,
             "output_fn": [None, "callable"],
+            "target": [Options(str, {"neurons", "weights"})],
         },
         "prune_neurons",
     )
@@ -151,9 +161,11 @@ def prune_neurons(
     # with their own values before, also when the layer itself lost neurons.
     kept_rows = {name: torch.arange(layer.out_features) for name, layer in named}
     total_hidden = sum(module.get_submodule(first).out_features for first, _ in pairs)
+    total_weights = sum(original.values())
     keep_fraction = 1.0 - float(fraction)
     for step in range(1, n_steps + 1):
-        n_keep_total = max(len(pairs), round(total_hidden * keep_fraction ** (step / n_steps)))
+        share = keep_fraction ** (step / n_steps)
+        n_keep_total = max(len(pairs), round(total_hidden * share))
         named = find_linear_layers(module, X_t)
         stats = collect_statistics(module, X_t, named, batch_size, output_fn)
         scores, shifts = [], []
@@ -164,7 +176,15 @@ def prune_neurons(
             )
             scores.append(importance.sum(0))
             shifts.append(shift)
-        keeps = _keep_per_layer(scores, n_keep_total)
+        if target == "weights":
+            widths = [
+                named[0][1].in_features,
+                *(s.numel() for s in scores),
+                named[-1][1].out_features,
+            ]
+            keeps = _keep_for_weights(scores, widths, total_weights * share)
+        else:
+            keeps = _keep_per_layer(scores, n_keep_total)
         for (first, second), keep, shift in zip(pairs, keeps, shifts, strict=True):
             _remove_neurons(module, first, second, keep, shift)
             kept_rows[first] = kept_rows[first][keep.cpu()]
@@ -186,7 +206,37 @@ def prune_neurons(
                 mean_abs_bias_shift=shifted,
             )
         )
-    return PruningReport(rows, "ecp-neurons" if compensate else "obd-neurons", float(fraction))
+    method = "ecp-neurons" if compensate else "obd-neurons"
+    return PruningReport(rows, method, float(fraction))
+
+
+def _keep_for_weights(
+    scores: list[torch.Tensor], widths: list[int], max_weights: float
+) -> list[torch.Tensor]:
+    """Drop the lowest-scored neurons until at most ``max_weights`` weights are left.
+
+    ``widths`` are the input size, the hidden widths and the output size; removing a
+    neuron of hidden layer ``l`` removes ``widths[l] * widths[l + 2]``-sized slices,
+    counted exactly as the widths shrink. Each layer keeps its best neuron.
+    """
+    widths = list(widths)
+    keeps = [torch.ones_like(s, dtype=torch.bool) for s in scores]
+
+    def n_weights() -> int:
+        return sum(a * b for a, b in itertools.pairwise(widths))
+
+    candidates = sorted(
+        (float(score), layer, int(index))
+        for layer, s in enumerate(scores)
+        for index, score in enumerate(s.tolist())
+        if index != int(s.argmax())
+    )
+    for _, layer, index in candidates:
+        if n_weights() <= max_weights + 1e-9:
+            break
+        keeps[layer][index] = False
+        widths[layer + 1] -= 1
+    return keeps
 
 
 def _keep_per_layer(scores: list[torch.Tensor], n_keep: int) -> list[torch.Tensor]:
@@ -203,17 +253,19 @@ def _keep_per_layer(scores: list[torch.Tensor], n_keep: int) -> list[torch.Tenso
     return list(keep.split(sizes))
 
 
+def _empty_linear(in_features: int, out_features: int, like: nn.Linear) -> nn.Linear:
+    """An uninitialised Linear layer (its values are copied in): no random draws."""
+    layer = nn.Linear(in_features, out_features, bias=like.bias is not None, device="meta")
+    return layer.to_empty(device=like.weight.device).to(like.weight.dtype)
+
+
 def _remove_neurons(
     module: nn.Sequential, first: str, second: str, keep: torch.Tensor, shift: torch.Tensor
 ) -> None:
     layer_in, layer_out = module.get_submodule(first), module.get_submodule(second)
     rows = keep.nonzero().squeeze(1).to(layer_in.weight.device)
-    smaller_in = nn.Linear(layer_in.in_features, rows.numel(), bias=layer_in.bias is not None).to(
-        layer_in.weight
-    )
-    smaller_out = nn.Linear(
-        rows.numel(), layer_out.out_features, bias=layer_out.bias is not None
-    ).to(layer_out.weight)
+    smaller_in = _empty_linear(layer_in.in_features, rows.numel(), layer_in)
+    smaller_out = _empty_linear(rows.numel(), layer_out.out_features, layer_out)
     with torch.no_grad():
         smaller_in.weight.copy_(layer_in.weight[rows])
         if layer_in.bias is not None:
@@ -225,3 +277,76 @@ def _remove_neurons(
             smaller_out.bias.copy_(layer_out.bias + compensation)
     replace_submodule(module, first, smaller_in)
     replace_submodule(module, second, smaller_out)
+
+
+def compact_module(module: nn.Sequential) -> nn.Sequential:
+    """A smaller copy of a pruned MLP that computes the same function.
+
+    A hidden neuron whose incoming weights are all zero outputs a constant; it is
+    removed and its constant, times its outgoing weights, added to the next layer's
+    bias. A hidden neuron whose outgoing weights are all zero has no effect; it is
+    removed. Repeated until nothing changes (removing a neuron can empty another's
+    weights). Every hidden layer keeps at least one neuron. The result is a plain
+    ``nn.Sequential`` of smaller dense layers (``torch.export`` and ``torch.jit``
+    handle it), equal to the original up to float rounding.
+
+    Parameters
+    ----------
+    module : torch.nn.Sequential
+        Linear layers with elementwise activations (or dropout) between them, as
+        :class:`~sklearn_ecprune.MLPModule`; left unchanged.
+
+    Returns
+    -------
+    compact : torch.nn.Sequential
+        The smaller copy, in eval mode.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ecprune.engine import compact_module
+    >>> net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(),
+    ...                           torch.nn.Linear(4, 2))
+    >>> with torch.no_grad():
+    ...     net[0].weight[1:] = 0  # neurons 1-3 are constants now
+    >>> small = compact_module(net)
+    >>> small[0].out_features
+    1
+    >>> x = torch.randn(5, 3)
+    >>> torch.allclose(small(x), net(x), atol=1e-6)
+    True
+    """
+    net = copy.deepcopy(module).eval()
+    if not isinstance(net, nn.Sequential):
+        raise ValueError(f"compact_module needs an nn.Sequential, got {type(module).__name__}.")
+    named = [(name, m) for name, m in net.named_children() if isinstance(m, nn.Linear)]
+    pairs = _consecutive_pairs(net, named)
+    children = dict(net.named_children())
+    order = list(children)
+    changed = True
+    while changed:
+        changed = False
+        for first, second in pairs:
+            layer_in, layer_out = net.get_submodule(first), net.get_submodule(second)
+            with torch.no_grad():
+                constant = (layer_in.weight == 0).all(dim=1)
+                useless = (layer_out.weight == 0).all(dim=0)
+                if layer_out.bias is None:
+                    constant = constant & useless  # nothing to fold a constant into
+                remove = constant | useless
+                if bool(remove.all()):
+                    remove[0] = False  # a layer keeps a neuron
+                if not bool(remove.any()):
+                    continue
+                # The constant outputs: the activations applied to the bias alone.
+                value = torch.zeros(1, layer_in.out_features, dtype=layer_in.weight.dtype)
+                if layer_in.bias is not None:
+                    value = layer_in.bias.detach()[None].clone()
+                for name in order[order.index(first) + 1 : order.index(second)]:
+                    value = children[name](value)
+                folded = (constant & ~useless & remove).to(value.dtype) * value[0]
+                shift = layer_out.weight.detach() * folded[None, :]
+            _remove_neurons(net, first, second, ~remove, shift)
+            children = dict(net.named_children())
+            changed = True
+    return net

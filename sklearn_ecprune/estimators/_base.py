@@ -34,6 +34,8 @@ from torch.utils.data import DataLoader
 
 from ..engine._methods import DEFAULT_METHOD, METHOD, PRUNING_METHODS, register_method
 from ..engine._prune import prune_mlp
+from ..engine._sparse import SparseLinear, prefers_sparse, replace_submodule
+from ..engine._structured import compact_module, prune_neurons
 from ..engine._validation import (
     BATCH_SIZE,
     COMPENSATE,
@@ -49,6 +51,7 @@ from ..engine._validation import (
     SPARSITY,
     Interval,
     Options,
+    check_param,
     validate_params,
 )
 from ._callbacks import KeepPrunedWeightsZero, ValidationScore
@@ -68,6 +71,8 @@ _AFTER_DENSE_PARAMS = frozenset(
         "n_steps",
         "compensate",
         "pruning_params",
+        "pruning_unit",
+        "inference",
         "fine_tune_epochs",
         "calibration_size",
         "verbose",
@@ -112,6 +117,53 @@ def _keep_identity(value: Any, memo: dict[int, Any]) -> None:
 def _dense(X) -> np.ndarray:
     """A block of rows as a dense array (sparse input is densified block by block)."""
     return X.toarray() if sp.issparse(X) else np.asarray(X)
+
+
+def _sparse_weights(module: torch.nn.Module, masks: dict) -> dict:
+    """The kept weights of the layers sparser than half, as CSR arrays (int32 indices)."""
+    layers = dict(module.named_modules())
+    stored = {}
+    for name, mask in masks.items():
+        weight = layers[name].weight.detach()
+        if mask.shape != weight.shape or float(mask.float().mean()) > 0.5:
+            continue
+        csr = sp.csr_matrix(mask.cpu().numpy(), dtype=np.bool_)
+        stored[name] = {
+            "indptr": csr.indptr.astype(np.int32),
+            "indices": csr.indices.astype(np.int32),
+            "values": weight.cpu().numpy()[mask.cpu().numpy()],
+            "shape": tuple(weight.shape),
+        }
+    return stored
+
+
+def _without_weights(module: torch.nn.Module, stored: dict) -> torch.nn.Module:
+    """A copy of ``module`` whose stored layers hold empty weights (restored on load)."""
+    shared = {
+        id(p): p
+        for name, layer in module.named_modules()
+        if name not in stored
+        for p in layer.parameters(recurse=False)
+    }
+    empty = copy.deepcopy(module, shared)
+    layers = dict(empty.named_modules())
+    for name in stored:
+        layers[name].weight = torch.nn.Parameter(layers[name].weight.new_empty(0))
+    return empty
+
+
+def _restore_weights(module: torch.nn.Module, masks: dict, stored: dict) -> None:
+    layers = dict(module.named_modules())
+    for name, arrays in stored.items():
+        mask = sp.csr_matrix(
+            (np.ones(len(arrays["indices"]), np.bool_), arrays["indices"], arrays["indptr"]),
+            shape=arrays["shape"],
+        ).toarray()
+        weight = np.zeros(arrays["shape"], dtype=arrays["values"].dtype)
+        weight[mask] = arrays["values"]
+        device = layers[name].bias.device if layers[name].bias is not None else "cpu"
+        layers[name].weight = torch.nn.Parameter(torch.from_numpy(weight).to(device))
+        masks[name] = torch.from_numpy(mask).to(device)
 
 
 def _padded_forward(module: torch.nn.Module, chunk: torch.Tensor, device) -> torch.Tensor:
@@ -168,6 +220,8 @@ class ECPrunedMixin:
         "max_epochs": POSITIVE_INT,
         "batch_size": [*BATCH_SIZE, Options(int, {-1})],
         "warm_start": ["boolean"],
+        "pruning_unit": [Options(str, {"weight", "neuron"})],
+        "inference": [Options(str, {"auto", "dense", "sparse"})],
         "alpha": FINITE_NON_NEGATIVE_FLOAT,
         "early_stopping": ["boolean", Options(str, {"auto"})],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
@@ -186,10 +240,12 @@ class ECPrunedMixin:
         n_steps=10,
         compensate=None,
         pruning_params=None,
+        pruning_unit="weight",
         fine_tune_epochs=10,
         calibration_size=2048,
         random_state=None,
         memory=None,
+        inference="auto",
         alpha=1e-4,
         early_stopping=False,
         validation_fraction=0.1,
@@ -223,10 +279,12 @@ class ECPrunedMixin:
         self.n_steps = n_steps
         self.compensate = compensate
         self.pruning_params = pruning_params
+        self.pruning_unit = pruning_unit
         self.fine_tune_epochs = fine_tune_epochs
         self.calibration_size = calibration_size
         self.random_state = random_state
         self.memory = memory
+        self.inference = inference
         self.alpha = alpha
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -302,6 +360,8 @@ class ECPrunedMixin:
             self._apply_virtual_params(
                 {k: v for k, v in params.items() if self._is_virtual_param(k)}
             )
+        if "inference" in params and hasattr(self, "masks_"):
+            self._refresh_inference()
         return self
 
     def _check_params(self) -> None:
@@ -436,8 +496,9 @@ class ECPrunedMixin:
             return np.concatenate(
                 [to_numpy(nonlinearity(out)) for out in self.forward_iter(X, training=False)]
             )
-        module = self.module_
-        device = next(module.parameters()).device
+        module = self._inference_module()
+        device = next(module.buffers(), None)
+        device = next(module.parameters(), device).device
         was_training = module.training
         module.eval()
         outputs = []
@@ -454,6 +515,88 @@ class ECPrunedMixin:
         # True from the moment the network is built inside fit, so that skorch's own
         # callbacks (EpochScoring, ...) can predict during training.
         return bool(self.initialized_) and hasattr(self, "n_features_in_")
+
+    # -------------------------------------------------------------- inference
+    def _inference_module(self) -> torch.nn.Module:
+        """The network that predictions run on, built for ``inference`` and cached.
+
+        While training (no masks yet, or a fit in progress) it is ``module_`` itself.
+        Otherwise ``"dense"`` is ``module_``; ``"auto"`` and ``"sparse"`` start from a
+        compacted copy (constant and unused hidden neurons removed, exactly) and store
+        the Linear layers that are sparse enough (``"auto"``, by the measured rule of
+        :func:`~sklearn_ecprune.engine.prefers_sparse`) or all of them (``"sparse"``)
+        as CSR matrices.
+        """
+        if not hasattr(self, "masks_") or getattr(self, "_training", False):
+            return self.module_
+        cached = getattr(self, "_inference", None)
+        if cached is not None and cached[0] == self.inference:
+            return cached[1]
+        return self._build_inference_module(self.inference)  # (predict changes nothing)
+
+    def _refresh_inference(self) -> None:
+        """Build the inference network once the weights are final (end of fit, load)."""
+        self._inference = (self.inference, self._build_inference_module(self.inference))
+
+    def _build_inference_module(self, layout: str) -> torch.nn.Module:
+        if layout == "dense":
+            return self.module_
+        try:
+            module = compact_module(self.module_)
+        except ValueError:  # not a plain MLP: keep its structure, share its weights
+            params = {id(p): p for p in self.module_.parameters()}
+            module = copy.deepcopy(self.module_, params).eval()
+        if layout == "compact":
+            return module
+        kernel = "torch" if layout == "torch-sparse" else "scipy"
+        for name, layer in list(module.named_modules()):
+            if not isinstance(layer, torch.nn.Linear):
+                continue
+            density = float((layer.weight != 0).float().mean())
+            if layout != "auto" or prefers_sparse(layer.weight.numel(), density):
+                replace_submodule(module, name, SparseLinear(layer, kernel=kernel))
+        return module.eval()
+
+    def to_torch(self, layout: str = "compact") -> torch.nn.Module:
+        """The fitted network as a standalone torch module, for deployment.
+
+        Parameters
+        ----------
+        layout : {"compact", "dense", "sparse"}, default="compact"
+            ``"compact"``: dense ``nn.Linear`` layers with the constant and unused
+            hidden neurons removed (exactly; after ``pruning_unit="neuron"`` the
+            network is already smaller), which ``torch.export``, ONNX export and
+            TorchScript handle. ``"dense"``: a copy of ``module_``, zeros included.
+            ``"sparse"``: sparse layers stored as CSR (:class:`SparseLinear` with
+            torch's kernel), for inference in torch.
+
+        Returns
+        -------
+        module : torch.nn.Module
+            A copy in eval mode, on the estimator's device, that maps float32 inputs
+            (already preprocessed, ``n_features_in_`` columns) to the network's raw
+            outputs: the logits of a classifier, the targets of a regressor in the
+            units it was trained on (standardised with ``standardize_target``).
+
+        Examples
+        --------
+        >>> import torch
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn_ecprune import ECPrunedMLPClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = ECPrunedMLPClassifier(sparsity=0.9, max_epochs=20, random_state=0).fit(X, y)
+        >>> net = clf.to_torch()
+        >>> exported = torch.export.export(net, (torch.randn(2, 4),))
+        >>> logits = net(torch.as_tensor(X[:3], dtype=torch.float32))
+        >>> bool((logits.argmax(1).numpy() == clf.predict(X[:3])).all())
+        True
+        """
+        check_is_fitted(self)
+        check_param("layout", layout, [Options(str, {"compact", "dense", "sparse"})], "to_torch")
+        if layout == "dense":
+            return copy.deepcopy(self.module_).eval()
+        module = self._build_inference_module("torch-sparse" if layout == "sparse" else layout)
+        return copy.deepcopy(module).eval()
 
     # ---------------------------------------------------------------- seeding
     def _draw_seed(self) -> int:
@@ -518,6 +661,12 @@ class ECPrunedMixin:
         )
         return self
 
+    def initialize(self):
+        """skorch's initialize; also counts the dense network's weights for ``sparsity_``."""
+        super().initialize()
+        self._dense_n_weights = sum(m.weight.numel() for m in self._linear_layers(check=False))
+        return self
+
     def get_iterator(self, dataset, training=False):
         """skorch's iterator; training batches are shuffled by the fit's own generator."""
         kwargs = self.get_params_for("iterator_train" if training else "iterator_valid")
@@ -540,12 +689,17 @@ class ECPrunedMixin:
         Callbacks get ``phase="dense"`` or ``phase="fine_tune"`` in
         ``on_train_begin`` and ``on_train_end``.
         """
-        self.notify("on_train_begin", X=X, y=y, phase=phase)
+        vars(self).pop("_inference", None)  # the weights are about to change
+        self._training = True
         try:
-            self.fit_loop(X, y, epochs=epochs, **fit_params)
-        except KeyboardInterrupt:  # how skorch's EarlyStopping ends training
-            pass
-        self.notify("on_train_end", X=X, y=y, phase=phase)
+            self.notify("on_train_begin", X=X, y=y, phase=phase)
+            try:
+                self.fit_loop(X, y, epochs=epochs, **fit_params)
+            except KeyboardInterrupt:  # how skorch's EarlyStopping ends training
+                pass
+            self.notify("on_train_end", X=X, y=y, phase=phase)
+        finally:
+            self._training = False
         if not all(bool(torch.isfinite(p).all()) for p in self.module_.parameters()):
             raise ValueError(
                 f"Training diverged in the {phase.replace('_', '-')} phase: the network's "
@@ -599,8 +753,12 @@ class ECPrunedMixin:
         def loss_fn(output, target):
             return criterion(output, target.to(device)).mean()
 
+        if self.pruning_unit == "neuron":
+            self._prune_neurons(torch.as_tensor(_dense(X)))
+            return
         # Every Linear layer is pruned. Already pruned weights stay pruned: fit with
         # warm_start, and partial_fit, only ever add to the masks.
+        vars(self).pop("_inference", None)
         result = prune_mlp(
             self.module_,
             torch.as_tensor(_dense(X)),
@@ -620,11 +778,40 @@ class ECPrunedMixin:
             print(f"Pruned with {result.report.method!r} to sparsity {result.sparsity:.2%}:")
             print(result.report)
 
+    def _prune_neurons(self, X: torch.Tensor) -> None:
+        """Remove whole hidden neurons until ``sparsity`` of the dense weights are gone."""
+        if not isinstance(self.module_, torch.nn.Sequential):
+            raise ValueError(
+                "pruning_unit='neuron' needs an nn.Sequential of Linear layers and "
+                f"activations (like the default MLPModule), got {type(self.module_).__name__}."
+            )
+        left = sum(m.weight.numel() for m in self._linear_layers())
+        wanted = (1.0 - self.sparsity) * self._dense_n_weights
+        report = prune_neurons(
+            self.module_,
+            X,
+            max(0.0, 1.0 - wanted / left),
+            n_steps=self.n_steps,
+            compensate=self.compensate is not False,
+            target="weights",
+            **{k: v for k, v in (self.pruning_params or {}).items() if k == "batch_size"},
+        )
+        self.masks_ = {
+            name: torch.ones_like(m.weight, dtype=torch.bool)
+            for name, m in self.module_.named_modules()
+            if isinstance(m, torch.nn.Linear)
+        }
+        self.pruning_report_ = report
+        # The layers were replaced by smaller ones: the optimizer must follow them.
+        self.initialize_optimizer()
+        if self.verbose:
+            print(f"Removed neurons: {self.hidden_layer_sizes_} hidden units left.")
+            print(report)
+
     def _update_sparsity(self) -> None:
-        modules = dict(self.module_.named_modules())
-        weights = [modules[name].weight for name in self.masks_]
-        n_zero = sum(int((w == 0).sum()) for w in weights)
-        self.sparsity_ = n_zero / sum(w.numel() for w in weights)
+        """Pruned share of the dense network's weights (removed neurons count too)."""
+        kept = sum(int((m.weight != 0).sum()) for m in self._linear_layers())
+        self.sparsity_ = 1.0 - kept / self._dense_n_weights
 
     # ------------------------------------------------------------ fit, on the side
     # Private attributes that a fit sets (besides the public ``*_`` ones).
@@ -646,6 +833,9 @@ class ECPrunedMixin:
             "_split_seed",
             "_holds_out",
             "_stratified_split",
+            "_dense_n_weights",
+            "_inference",
+            "_training",
         }
     )
 
@@ -664,7 +854,11 @@ class ECPrunedMixin:
         vars(trial).update(context)
         vars(trial)["_params_to_validate"] = set(self._params_to_validate)
         if keep_fitted:
-            fitted = {k: v for k, v in vars(self).items() if self._is_fitted_attribute(k)}
+            fitted = {
+                k: v
+                for k, v in vars(self).items()
+                if self._is_fitted_attribute(k) and k != "_inference"  # rebuilt after
+            }
             # Callbacks given as instances are used by skorch as they are: keep them
             # (and every other parameter) the same objects in the copy.
             memo: dict[int, Any] = {}
@@ -743,6 +937,7 @@ class ECPrunedMixin:
                 group.setdefault("initial_lr", group["lr"])
             self._train(data, y, self.fine_tune_epochs, "fine_tune", **fit_params)
         self._update_sparsity()
+        self._refresh_inference()
 
     def _partial_fit(self, X, y, classes=None, sample_weight=None, **fit_params):
         self._check_params()
@@ -772,13 +967,39 @@ class ECPrunedMixin:
             if self.sparsity_ < self.sparsity:
                 self._prune(X, y)
         self._update_sparsity()
+        self._refresh_inference()
 
     def _check_same_classes(self, classes) -> None:
         """Only the classifier has classes; see its override."""
 
     # ------------------------------------------------------------ persistence
     def __getstate__(self):
-        state = super().__getstate__()
+        """The pickled state: pruned layers as CSR, no optimizer moments, no caches.
+
+        The kept weights of every layer sparser than half are stored with their
+        positions (which are the layer's mask), instead of the dense weight and a
+        dense mask; the optimizer's state (Adam's moments, twice the weights) is not
+        stored: after loading, continued training (``partial_fit``, ``warm_start``)
+        starts from a fresh optimizer, as fine-tuning does after pruning.
+        """
+        vars_ = vars(self)
+        swapped = {key: vars_[key] for key in ("_inference",) if key in vars_}
+        compact = None
+        if self.__sklearn_is_fitted__() and hasattr(self, "masks_") and not self._training:
+            compact = _sparse_weights(self.module_, self.masks_)
+            swapped.update({k: vars_[k] for k in ("module_", "optimizer_", "masks_")})
+            vars_["module_"] = _without_weights(self.module_, compact)
+            vars_["optimizer_"] = None
+            vars_["masks_"] = {k: m for k, m in self.masks_.items() if k not in compact}
+        for key in swapped:
+            if key not in ("module_", "optimizer_", "masks_"):
+                del vars_[key]
+        try:
+            state = super().__getstate__()
+        finally:
+            vars_.update(swapped)
+        if compact is not None:
+            state["_sparse_weights"] = compact
         # A method registered by the user travels with the estimator (by reference to
         # its class), so that worker processes know its name too.
         if isinstance(self.pruning, str) and self.pruning in PRUNING_METHODS:
@@ -791,7 +1012,13 @@ class ECPrunedMixin:
         method = state.pop("_registered_pruning_method", None)
         if method is not None and method.name not in PRUNING_METHODS:
             register_method(method)
+        compact = state.pop("_sparse_weights", None)
         super().__setstate__(state)
+        if compact is not None:
+            _restore_weights(self.module_, self.masks_, compact)
+            self.initialize_optimizer()
+        if hasattr(self, "masks_"):
+            self._refresh_inference()
 
     def load_params(self, f_params=None, *args, use_safetensors=False, **kwargs):
         """skorch's ``load_params``; the masks and sparsity then follow the loaded weights.
@@ -820,6 +1047,7 @@ class ECPrunedMixin:
             self._size_from_parameters(f_params, use_safetensors)
         super().load_params(f_params, *args, use_safetensors=use_safetensors, **kwargs)
         self._masks_from_weights()
+        self._refresh_inference()
         return self
 
     def _size_from_parameters(self, f_params, use_safetensors: bool) -> None:
@@ -891,9 +1119,15 @@ class ECPrunedMixin:
         check_is_fitted(self)
         return len(self.history_)
 
-    def _linear_layers(self) -> list[torch.nn.Linear]:
-        check_is_fitted(self)
+    def _linear_layers(self, check: bool = True) -> list[torch.nn.Linear]:
+        if check:
+            check_is_fitted(self)
         return [m for m in self.module_.modules() if isinstance(m, torch.nn.Linear)]
+
+    @property
+    def hidden_layer_sizes_(self) -> tuple[int, ...]:
+        """The hidden widths of the fitted network (smaller after neuron pruning)."""
+        return tuple(m.out_features for m in self._linear_layers()[:-1])
 
     @property
     def coefs_(self) -> list[np.ndarray]:
