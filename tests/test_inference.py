@@ -217,6 +217,7 @@ def test_regressor_to_torch_outputs_standardised_targets():
 # --- a distributed engine ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_grid_search_on_a_dask_cluster_equals_the_serial_one(digits, tmp_path):
     distributed = pytest.importorskip("dask.distributed")
     X, y = digits
