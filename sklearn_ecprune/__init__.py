@@ -18,6 +18,7 @@ __version__ = "0.2.0"
 _EXPORTS = {
     "ECPrunedMLPClassifier": ".estimators",
     "ECPrunedMLPRegressor": ".estimators",
+    "GradualMagnitudePruning": ".estimators",
     "KeepPrunedWeightsZero": ".estimators",
     "MLPModule": ".estimators",
     "SparsityScoreDisplay": ".estimators",

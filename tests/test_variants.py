@@ -161,9 +161,7 @@ def two_threads():
     torch.set_num_threads(before)
 
 
-@pytest.mark.parametrize(
-    "method", ["ecp-ls", pytest.param("ecp-obs", marks=pytest.mark.slow)]
-)
+@pytest.mark.parametrize("method", ["ecp-ls", pytest.param("ecp-obs", marks=pytest.mark.slow)])
 def test_refit_of_rows_wider_than_150_with_two_threads(two_threads, method):
     # Batched LU fails on CPU with several threads beyond about 150 unknowns
     # (pytorch/pytorch#142815); the refit's SPD systems must not depend on it.

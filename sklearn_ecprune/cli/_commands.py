@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..datasets import DATASET_NAMES, load_dataset
+from ..datasets import DATASET_NAMES, load_dataset, make_preprocessor
 from ._configurations import DEFAULT_CONFIGURATION, SWEEP_CONFIGURATIONS
 from ._csv import DataError, load_csv
 from ._main import DEFAULT_NOISE, PROG, TEST_SIZE, CommandError, methods_of
@@ -32,10 +32,11 @@ class _Split:
     label: str
     noise: float
     task: str
-    X_train: np.ndarray
-    X_test: np.ndarray
+    X_train: Any
+    X_test: Any
     y_train: np.ndarray
     y_test: np.ndarray
+    preprocessor: Any = None
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -83,6 +84,7 @@ def _run(
                 seeds=seeds,
                 fine_tune_epochs=fine_tune_epochs,
                 estimator_params=params,
+                preprocessor=split.preprocessor,
                 dataset=split.label,
                 progress=bar,
             )
@@ -187,7 +189,15 @@ def _load_splits(args: argparse.Namespace) -> tuple[list[_Split], str]:
             parts = _split(data.X, data.y, data.task, args.test_size, args.random_state)
             synthetic = name in DEFAULT_NOISE
             label = f"{name}, noise {noise:g}" if synthetic else name
-            splits.append(_Split(label, noise if synthetic else math.nan, data.task, *parts))
+            splits.append(
+                _Split(
+                    label,
+                    noise if synthetic else math.nan,
+                    data.task,
+                    *parts,
+                    preprocessor=make_preprocessor(data),
+                )
+            )
             print(
                 f"{label}: {data.task}, {len(parts[2])} training and {len(parts[3])} test "
                 f"rows, {data.X.shape[1]} features"

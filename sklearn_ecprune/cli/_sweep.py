@@ -25,15 +25,17 @@ __all__ = ["make_pipeline_for", "run_sweep", "summarize", "win_table"]
 TASKS = ("classification", "regression")
 
 
-def make_pipeline_for(task: str, **estimator_params: Any):
-    """``StandardScaler`` followed by the task's estimator (step ``"net"``)."""
+def make_pipeline_for(task: str, preprocessor=None, **estimator_params: Any):
+    """A preprocessor (default ``StandardScaler``) and the task's estimator (step ``"net"``)."""
+    from sklearn.base import clone
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
     from ..estimators import ECPrunedMLPClassifier, ECPrunedMLPRegressor
 
     estimator = ECPrunedMLPClassifier if task == "classification" else ECPrunedMLPRegressor
-    return Pipeline([("scale", StandardScaler()), ("net", estimator(**estimator_params))])
+    prepare = StandardScaler() if preprocessor is None else clone(preprocessor)
+    return Pipeline([("prepare", prepare), ("net", estimator(**estimator_params))])
 
 
 def _evaluate(model, X, y, task: str, y_train) -> tuple[float, float]:
@@ -72,6 +74,7 @@ def run_sweep(
     seeds: Sequence[int] = (0, 1, 2),
     fine_tune_epochs: int = 0,
     estimator_params: Mapping[str, Any] | None = None,
+    preprocessor=None,
     dataset: str = "",
     progress: bool | Any = False,
 ) -> Any:
@@ -86,8 +89,8 @@ def run_sweep(
 
     Parameters
     ----------
-    X_train, X_test : array-like of shape (n_samples, n_features)
-        Training (and calibration) and test inputs; standardised inside the
+    X_train, X_test : array-like or DataFrame of shape (n_samples, n_features)
+        Training (and calibration) and test inputs; preprocessed inside the
         pipeline.
     y_train, y_test : array-like of shape (n_samples,)
         Class labels or float targets.
@@ -106,6 +109,10 @@ def run_sweep(
     estimator_params : mapping or None, default=None
         Parameters of the estimator shared by every fit (e.g.
         ``hidden_layer_sizes``, ``max_epochs``); the estimator's defaults otherwise.
+    preprocessor : transformer or None, default=None
+        The pipeline's first step (cloned for every fit); ``None`` is a
+        ``StandardScaler`` (see :func:`~sklearn_ecprune.datasets.make_preprocessor`
+        for tables with categorical columns).
     dataset : str, default=""
         Written in the ``dataset`` column.
     progress : bool or tqdm-like, default=False
@@ -174,7 +181,9 @@ def run_sweep(
     try:
         with tempfile.TemporaryDirectory(prefix="ecprune-memory-") as cache:
             for seed in seeds:
-                base = make_pipeline_for(task, **params, random_state=seed, memory=cache)
+                base = make_pipeline_for(
+                    task, preprocessor, **params, random_state=seed, memory=cache
+                )
                 dense = clone(base).set_params(net__sparsity=0.0, net__fine_tune_epochs=0)
                 fit_and_record(dense, seed, "dense", 0.0, False)
                 for name, config in configs.items():

@@ -9,7 +9,7 @@
 - ``_selection``: choosing a sparsity (a ``refit`` rule and a display).
 """
 
-from ._callbacks import KeepPrunedWeightsZero
+from ._callbacks import GradualMagnitudePruning, KeepPrunedWeightsZero
 from ._classifier import ECPrunedMLPClassifier
 from ._module import MLPModule
 from ._regressor import ECPrunedMLPRegressor
@@ -18,6 +18,7 @@ from ._selection import SparsityScoreDisplay, sparsest_within_one_standard_error
 __all__ = [
     "ECPrunedMLPClassifier",
     "ECPrunedMLPRegressor",
+    "GradualMagnitudePruning",
     "KeepPrunedWeightsZero",
     "MLPModule",
     "SparsityScoreDisplay",
