@@ -126,7 +126,7 @@ def test_refit_of_a_row_without_weights_is_the_ecp_bias_shift():
     assert weighted_error(net, refit, X, "0") <= weighted_error(net, plain, X, "0") + 1e-12
 
 
-@pytest.mark.parametrize("method", ["ecp-ls", "ecp", "ecp-obs"])
+@pytest.mark.parametrize("method", ["ecp-cg", "ecp-ls", "ecp", "ecp-obs"])
 def test_sparsity_zero_leaves_the_network_bit_identical(method):
     net, X = make_net(), make_X()
     pruned = copy.deepcopy(net)
@@ -317,3 +317,40 @@ def test_refitting_method_rejects_compensate_false():
     net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
     with pytest.raises(ValueError, match="compensate=False"):
         prune_mlp(net, torch.randn(20, 4), 0.5, method="ecp-ls", compensate=False)
+
+
+# --- the conjugate-gradient refit (ecp-cg) ------------------------------------------
+
+
+def test_conjugate_gradients_converge_to_the_exact_refit():
+    # One layer pruned, so both refits weigh its rows with the same sensitivities.
+    net, X = make_net(), make_X()
+    exact, iterative = copy.deepcopy(net), copy.deepcopy(net)
+    a = prune_mlp(exact, X, 0.6, method="ecp-ls", n_steps=1, layers=["2"])
+    b = prune_mlp(iterative, X, 0.6, method="ecp-cg", n_steps=1, layers=["2"], cg_iterations=60)
+    assert torch.equal(a.masks["2"], b.masks["2"])
+    torch.testing.assert_close(iterative[2].weight, exact[2].weight, rtol=1e-6, atol=1e-8)
+    torch.testing.assert_close(iterative[2].bias, exact[2].bias, rtol=1e-6, atol=1e-8)
+
+
+def test_a_few_conjugate_gradient_steps_do_most_of_the_exact_refit_s_work():
+    net, X = make_net(), make_X()
+    errors = {}
+    for method, iterations in (("ecp", 4), ("ecp-cg", 1), ("ecp-cg", 4), ("ecp-ls", 4)):
+        pruned = copy.deepcopy(net)
+        prune_mlp(pruned, X, 0.6, method=method, n_steps=1, layers=["2"], cg_iterations=iterations)
+        errors[method, iterations] = weighted_error(net, pruned, X, "2")
+    assert errors["ecp-cg", 1] < errors["ecp", 4]  # better than the bias shift alone
+    assert errors["ecp-cg", 4] <= errors["ecp-cg", 1]
+    assert errors["ecp-cg", 4] < 1.3 * errors["ecp-ls", 4]
+
+
+def test_the_default_method_is_the_conjugate_gradient_refit():
+    from sklearn_ecprune.engine import DEFAULT_METHOD
+
+    net, X = make_net(), make_X()
+    a, b = copy.deepcopy(net), copy.deepcopy(net)
+    prune_mlp(a, X, 0.7)
+    prune_mlp(b, X, 0.7, method="ecp-cg", n_steps=10)
+    assert DEFAULT_METHOD == "ecp-cg"
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))

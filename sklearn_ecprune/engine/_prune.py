@@ -26,15 +26,16 @@ from ._methods import (
     ecp_closed_form,
     get_method,
 )
-from ._refit import refit_layer
+from ._refit import capture, refit_layer, refit_layer_cg
 from ._report import LayerReport, PruningReport, PruningResult
 from ._selection import lowest, removes_anything, schedule, select
-from ._statistics import LayerStatistics, collect_statistics, ecp_statistics, loss_gradients
+from ._statistics import LayerStatistics, ecp_statistics, loss_gradients, statistics_pass
 from ._validation import (
     BATCH_SIZE,
     COMPENSATE,
     FINITE_NON_NEGATIVE_FLOAT,
     N_STEPS,
+    POSITIVE_INT,
     SCOPE,
     SEED,
     SPARSITY,
@@ -63,6 +64,7 @@ _PRUNE_CONSTRAINTS = {
     "min_density": UNIT_FLOAT,
     "sequential": ["boolean"],
     "ridge": FINITE_NON_NEGATIVE_FLOAT,
+    "cg_iterations": POSITIVE_INT,
 }
 
 
@@ -172,6 +174,7 @@ class PruneConfig:
     min_density: float = 0.0
     sequential: bool = False
     ridge: float = 1e-3
+    cg_iterations: int = 4
 
 
 def _as_target(y, X: torch.Tensor, n_samples: int) -> torch.Tensor:
@@ -216,6 +219,7 @@ def prune_mlp(
     min_density: float = 0.0,
     sequential: bool = False,
     ridge: float = 1e-3,
+    cg_iterations: int = 4,
 ) -> PruningResult:
     """Prune the Linear layers of a network in place to a target sparsity.
 
@@ -277,9 +281,12 @@ def prune_mlp(
         layer), so the sparsity is the same as without it.
     ridge : float >= 0, default=1e-3
         Relative ridge of the least-squares refit of refitting methods
-        (``"ecp-ls"``): the refit is pulled towards the current weights with
-        ``ridge`` times the mean diagonal of each row's Gram matrix. Unused by
-        other methods.
+        (``"ecp-cg"``, ``"ecp-ls"``): the refit is pulled towards the current
+        weights with ``ridge`` times the mean diagonal of each row's Gram matrix.
+        Unused by other methods.
+    cg_iterations : int >= 1, default=4
+        Conjugate-gradient steps of ``"ecp-cg"``'s refit per layer and step (each
+        costs two products over the calibration data). Unused by other methods.
 
     Returns
     -------
@@ -330,6 +337,7 @@ def prune_mlp(
             "min_density": min_density,
             "sequential": sequential,
             "ridge": ridge,
+            "cg_iterations": cg_iterations,
         },
         _PRUNE_CONSTRAINTS,
         "prune_mlp",
@@ -342,7 +350,7 @@ def prune_mlp(
         if y is None:
             raise ValueError(f"method={strategy.name!r} ranks by the loss gradient and needs y.")
         y_t = _as_target(y, X_t, X_t.shape[0])
-    if compensate is False and strategy.refits:
+    if compensate is False and strategy.refit is not None:
         raise ValueError(
             f"method={strategy.name!r} compensates through its least-squares refit; "
             "compensate=False is not available with it (use method='ecp' for that)."
@@ -360,6 +368,7 @@ def prune_mlp(
         min_density=float(min_density),
         sequential=bool(sequential),
         ridge=float(ridge),
+        cg_iterations=int(cg_iterations),
     )
     # Work on the module itself but restore it if anything fails half-way.
     backup = {key: value.detach().clone() for key, value in module.state_dict().items()}
@@ -392,10 +401,11 @@ def _prune(
         if removes_anything(keeps, f, config.scope)
     ]
     # The refit matches the pre-activations of the network as it was given.
-    reference = copy.deepcopy(module) if strategy.refits and fractions else None
+    reference = copy.deepcopy(module) if strategy.refit is not None and fractions else None
+    ref_layers = dict(reference.named_modules()) if reference is not None else {}
 
     def scores_of(subset: list[tuple[str, nn.Linear]]):
-        stats = _step_statistics(module, X, subset, config)
+        stats, sensitivities = _step_statistics(module, X, subset, config)
         grads = (
             loss_gradients(module, X, y, subset, config.loss_fn, config.batch_size)
             if strategy.needs_loss_gradient
@@ -416,22 +426,28 @@ def _prune(
                 ridge=config.ridge,
             )
             scores.append(_checked_scores(strategy, ctx))
-        return stats, scores
+        return stats, sensitivities, scores
 
     for fraction in fractions:
         if not removes_anything(keeps, fraction, config.scope):
             continue
-        stats, scores = scores_of(named)
+        stats, sensitivities, scores = scores_of(named)
         new_keeps = select(scores, keeps, fraction, config.scope, config.min_density)
         for index, (name, layer) in enumerate(named):
             keep, new_keep = keeps[index], new_keeps[index]
             if config.sequential and index > 0:
                 # Same number of weights, chosen by scores that see the layers
                 # before this one already pruned and compensated.
-                layer_stats, (layer_scores,) = scores_of([(name, layer)])
+                layer_stats, layer_sensitivities, (layer_scores,) = scores_of([(name, layer)])
                 stats[name] = layer_stats.get(name)
+                if layer_sensitivities is not None:
+                    sensitivities[name] = layer_sensitivities[name]
                 new_keep = lowest(layer_scores, keep, int((~new_keep).sum()))
                 new_keeps[index] = new_keep
+            if strategy.refit == "cg":
+                _refit_cg(module, reference, ref_layers[name], X, name, layer, keep, new_keep,
+                          stats[name], sensitivities.pop(name), config)  # fmt: skip
+                continue
             if reference is not None:
                 refit_layer(
                     module,
@@ -498,12 +514,43 @@ def _step_statistics(
     X: torch.Tensor,
     named: list[tuple[str, nn.Linear]],
     config: PruneConfig,
-) -> dict[str, LayerStatistics]:
-    """The statistics this step needs, computed on the current (partly pruned) network."""
+) -> tuple[dict[str, LayerStatistics], dict[str, torch.Tensor] | None]:
+    """The statistics this step needs, computed on the current (partly pruned) network,
+    and the per-sample sensitivities when the conjugate-gradient refit needs them."""
     strategy = config.method
-    # A refitting method compensates through its refit, which needs no statistics.
-    if strategy.needs_statistics or (config.compensate and not strategy.refits):
-        return collect_statistics(module, X, named, config.batch_size, config.output_fn)
+    cg = strategy.refit == "cg"
+    # The exact refit compensates on its own, with no statistics.
+    if strategy.needs_statistics or cg or (config.compensate and strategy.refit is None):
+        return statistics_pass(
+            module, X, named, config.batch_size, config.output_fn, keep_sensitivities=cg
+        )
     if strategy.needs_inputs:
-        return collect_statistics(module, X, named, config.batch_size, with_output_grads=False)
-    return {}
+        return statistics_pass(module, X, named, config.batch_size, with_output_grads=False)
+    return {}, None
+
+
+def _refit_cg(
+    module: nn.Module,
+    reference: nn.Module,
+    ref_layer: nn.Linear,
+    X: torch.Tensor,
+    name: str,
+    layer: nn.Linear,
+    keep: torch.Tensor,
+    new_keep: torch.Tensor,
+    stats: LayerStatistics,
+    sensitivities: torch.Tensor,
+    config: PruneConfig,
+) -> None:
+    """Prune ``layer`` to ``new_keep`` and compensate with the conjugate-gradient refit."""
+    has_bias = layer.bias is not None
+    _, shift = ecp_closed_form(layer.weight, stats, has_bias)
+    row_shift = (shift * (keep & ~new_keep)).sum(1) if has_bias else None
+    diagonal = torch.cat([stats.s2, stats.s0[:, None]], dim=1)
+    inputs = capture(module, layer, X, config.batch_size, "in")
+
+    def target(start: int, stop: int) -> torch.Tensor:
+        return capture(reference, ref_layer, X[start:stop], config.batch_size, "out")
+
+    refit_layer_cg(layer, new_keep, inputs, sensitivities, target, diagonal, row_shift,
+                   config.ridge, config.cg_iterations, config.batch_size)  # fmt: skip

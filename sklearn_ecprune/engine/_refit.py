@@ -1,4 +1,4 @@
-"""The least-squares refit behind ``method="ecp-ls"``.
+"""The least-squares refits behind ``method="ecp-ls"`` (exact) and ``"ecp-cg"`` (iterative).
 
 After a layer's weights are selected, each row's kept weights and bias are refitted
 so that the layer's pre-activation matches the original network's, weighted by the
@@ -21,7 +21,7 @@ from torch import nn
 
 from ._statistics import output_matrix, squared_output_gradients
 
-__all__ = ["refit_importance", "refit_layer"]
+__all__ = ["capture", "refit_importance", "refit_layer", "refit_layer_cg"]
 
 _F64 = torch.float64
 # Most elements of the gathered (rows x samples x kept inputs) block held at once;
@@ -270,3 +270,153 @@ def _block_system(
         torch.where(valid, lam[:, None], 1.0)
     )
     return _RowBlock(rows, index, valid, validf, scaled, root_s, system, lam)
+
+
+# --- The conjugate-gradient refit behind method="ecp-cg" -----------------------------
+
+
+class _StopForward(Exception):
+    """Raised by a hook to end a forward pass once the layer of interest has run."""
+
+
+def capture(
+    module: nn.Module, layer: nn.Linear, X: torch.Tensor, batch_size: int, what: str
+) -> torch.Tensor:
+    """The input (``what="in"``) or output (``"out"``) of ``layer`` over ``X``.
+
+    The forward pass stops at ``layer``, so capturing a layer's input costs only the
+    layers before it. Returns ``(n_samples, features)`` in the network's dtype.
+    """
+    captured: list[torch.Tensor] = []
+
+    def hook(_mod, inputs, output):
+        captured.append((output if what == "out" else inputs[0]).detach())
+        raise _StopForward
+
+    handle = layer.register_forward_hook(hook)
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            for start in range(0, X.shape[0], batch_size):
+                try:
+                    module(X[start : start + batch_size])
+                except _StopForward:
+                    pass
+    finally:
+        handle.remove()
+        module.train(was_training)
+    return captured[0] if len(captured) == 1 else torch.cat(captured)
+
+
+def _weighted_residual(
+    a: torch.Tensor,
+    s: torch.Tensor,
+    weights: torch.Tensor,
+    target: Callable[[int, int], torch.Tensor] | None,
+    chunk: int,
+) -> torch.Tensor:
+    """``E[s (z - a W^T - b) a~]`` (out, in + 1) for ``weights = [W | b]``, by chunks.
+
+    Without a ``target`` (z = 0) the sign is flipped: ``E[s (a W^T + b) a~]``, the
+    weighted Gram matrices of all rows applied to their own directions at once.
+    """
+    n, in_features = a.shape
+    total = torch.zeros_like(weights)
+    w, b = weights[:, :in_features], weights[:, in_features]
+    for start in range(0, n, chunk):
+        rows = a[start : start + chunk]
+        if target is None:
+            residual = torch.addmm(b, rows, w.T)
+        else:
+            residual = torch.addmm(b, rows, w.T, beta=-1.0, alpha=-1.0)
+            residual += target(start, start + chunk)
+        residual *= s[start : start + chunk]
+        total[:, :in_features].addmm_(residual.T, rows)
+        total[:, in_features] += residual.sum(0)
+    return total / n
+
+
+def refit_layer_cg(
+    layer: nn.Linear,
+    keep: torch.Tensor,
+    a: torch.Tensor,
+    s: torch.Tensor,
+    target: Callable[[int, int], torch.Tensor],
+    diagonal: torch.Tensor,
+    bias_shift: torch.Tensor | None,
+    ridge: float,
+    iterations: int,
+    chunk: int,
+) -> None:
+    """Apply ``keep`` and refit the kept weights and bias by conjugate gradients.
+
+    The objective is :func:`refit_layer`'s, per row ``i``:
+    ``(H_i + lam_i I) w = E[s_i z_i a~] + lam_i w0`` over its kept columns and the
+    bias, with ``H_i = E[s_i a~ a~^T]``. Instead of forming and factoring ``H_i`` for
+    every row, ``iterations`` steps of Jacobi-preconditioned conjugate gradients run
+    for all rows at once: each step applies every ``H_i`` with two dense products per
+    chunk of samples (:func:`_weighted_residual`), whatever the density. The start is
+    the masked weights with ECP's bias shift (``bias_shift``), the exact optimum when
+    only the bias is free; ``diagonal`` (``[S2 | S0]``, the diagonal of ``H_i``) sets
+    the preconditioner and the ridge ``lam_i = ridge * mean kept diagonal``.
+
+    Parameters
+    ----------
+    layer : nn.Linear
+        Modified in place.
+    keep : torch.Tensor of shape (out, in)
+        The kept weights.
+    a : torch.Tensor of shape (n, in)
+        The layer's input in the current (partly pruned) network.
+    s : torch.Tensor of shape (n, out)
+        Each row's per-sample output sensitivity.
+    target : callable
+        ``target(start, stop)``: the reference network's pre-activations of those
+        samples, ``(stop - start, out)``.
+    diagonal : torch.Tensor of shape (out, in + 1)
+    bias_shift : torch.Tensor of shape (out,) or None
+    ridge : float
+    iterations : int
+    chunk : int
+        Samples per product (bounds the memory: ``chunk x (in + out)``).
+    """
+    dtype = a.dtype
+    in_features = layer.in_features
+    has_bias = layer.bias is not None
+    start = _augmented_weight(layer).to(dtype)
+    mask = torch.cat([keep, torch.full_like(keep[:, :1], has_bias)], dim=1).to(dtype)
+    diag = diagonal.to(dtype)
+    lam = ridge * (diag * mask).sum(1) / mask.sum(1).clamp_min(1.0) + 1e-12
+    preconditioner = (diag + lam[:, None]) * mask + (1 - mask)
+    x = start * mask
+    if bias_shift is not None and has_bias:
+        x[:, in_features] += bias_shift.to(dtype)
+    residual = (_weighted_residual(a, s, x, target, chunk) - lam[:, None] * (x - start)) * mask
+    z = residual / preconditioner
+    direction = z.clone()
+    rz = (residual * z).sum(1, dtype=_F64)
+    for _ in range(iterations):
+        applied = (
+            _weighted_residual(a, s, direction, None, chunk) + lam[:, None] * direction
+        ) * mask
+        curvature = (direction * applied).sum(1, dtype=_F64)
+        alpha = torch.where(curvature > 0, rz / curvature.clamp_min(1e-300), 0.0).to(dtype)
+        x.addcmul_(alpha[:, None], direction)
+        residual.addcmul_(alpha[:, None], applied, value=-1.0)
+        z = residual / preconditioner
+        rz_new = (residual * z).sum(1, dtype=_F64)
+        beta = torch.where(rz > 0, rz_new / rz.clamp_min(1e-300), 0.0).to(dtype)
+        direction = z.add_(direction * beta[:, None])
+        rz = rz_new
+    if not bool(torch.isfinite(x).all()):
+        largest = float(a.abs().max())
+        raise ValueError(
+            "The conjugate-gradient refit produced non-finite weights: the layer inputs "
+            f"reach |a| = {largest:.3g}, too large for {dtype} products. Scale the "
+            "inputs (e.g. StandardScaler) before pruning."
+        )
+    with torch.no_grad():
+        layer.weight.copy_((x[:, :in_features] * keep).to(layer.weight.dtype))
+        if has_bias:
+            layer.bias.copy_(x[:, in_features].to(layer.bias.dtype))

@@ -54,11 +54,18 @@ def lowest(scores: torch.Tensor, keep: torch.Tensor, n_prune: int) -> torch.Tens
     so the result is deterministic.
     """
     flat = torch.where(keep.reshape(-1), scores.reshape(-1).nan_to_num(nan=math.inf), -math.inf)
-    n_prune = max(n_prune, int((~keep).sum()))
-    order = torch.sort(flat, stable=True).indices
-    new_keep = torch.ones_like(flat, dtype=torch.bool)
-    new_keep[order[:n_prune]] = False
-    return new_keep.reshape(keep.shape)
+    n_prune = min(max(n_prune, int((~keep).sum())), flat.numel())
+    pruned = torch.zeros_like(flat, dtype=torch.bool)
+    if n_prune > 0:
+        # A linear-time threshold instead of a full sort: everything below the
+        # n_prune-th value goes, and ties at it go in flat-index order (as a stable
+        # sort would).
+        threshold = torch.kthvalue(flat.cpu(), n_prune).values.to(flat.device)
+        pruned = flat < threshold
+        missing = n_prune - int(pruned.sum())
+        if missing > 0:
+            pruned[torch.nonzero(flat == threshold).squeeze(1)[:missing]] = True
+    return (~pruned).reshape(keep.shape)
 
 
 def _floors(

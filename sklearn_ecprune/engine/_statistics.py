@@ -22,7 +22,13 @@ from torch import nn
 from ._layers import as_input_tensor, find_linear_layers
 from ._validation import BATCH_SIZE, validate_params
 
-__all__ = ["LayerStatistics", "collect_statistics", "ecp_statistics", "loss_gradients"]
+__all__ = [
+    "LayerStatistics",
+    "collect_statistics",
+    "ecp_statistics",
+    "loss_gradients",
+    "statistics_pass",
+]
 
 # Sums over many samples of products of squares cancel in S2 - S1^2 / S0; they are
 # accumulated in float64 whatever the module's dtype.
@@ -166,66 +172,105 @@ def collect_statistics(
 
     With ``with_output_grads=False`` only ``input_sq`` is computed (no backward).
     """
+    stats, _ = statistics_pass(module, X, named, batch_size, output_fn, with_output_grads)
+    return stats
+
+
+def statistics_pass(
+    module: nn.Module,
+    X: torch.Tensor,
+    named: list[tuple[str, nn.Linear]],
+    batch_size: int,
+    output_fn: Callable | None = None,
+    with_output_grads: bool = True,
+    keep_sensitivities: bool = False,
+) -> tuple[dict[str, LayerStatistics], dict[str, torch.Tensor] | None]:
+    """One streaming pass: per batch one forward and K backward passes, all layers.
+
+    The products ``(g^2)^T a`` and ``(g^2)^T a^2`` run in the network's dtype on inputs
+    centred by the first batch's mean (so float32 keeps the precision that
+    ``S2 - S1^2 / S0`` needs) and are summed in float64; the uncentred statistics are
+    recovered exactly in float64. With ``keep_sensitivities`` the per-sample
+    ``s_i(x) = sum_k g_ik(x)^2`` of every layer, ``(n, out_features)``, come back too
+    (the conjugate-gradient refit weighs its rows with them).
+    """
+    n = X.shape[0]
     device = X.device
     layers = [layer for _, layer in named]
-    s0 = {layer: torch.zeros(layer.out_features, dtype=_ACC, device=device) for layer in layers}
-    s1 = {layer: torch.zeros_like(layer.weight, dtype=_ACC) for layer in layers}
-    s2 = {layer: torch.zeros_like(layer.weight, dtype=_ACC) for layer in layers}
-    input_sq = {
-        layer: torch.zeros(layer.in_features, dtype=_ACC, device=device) for layer in layers
-    }
+    s0 = [torch.zeros(layer.out_features, dtype=_ACC, device=device) for layer in layers]
+    s1 = [torch.zeros_like(layer.weight, dtype=_ACC) for layer in layers]
+    s2 = [torch.zeros_like(layer.weight, dtype=_ACC) for layer in layers]
+    input_sq = [torch.zeros(layer.in_features, dtype=_ACC, device=device) for layer in layers]
+    centres: list[torch.Tensor | None] = [None] * len(layers)
+    kept = (
+        [torch.empty(n, layer.out_features, dtype=X.dtype, device=device) for layer in layers]
+        if keep_sensitivities and with_output_grads
+        else None
+    )
     recorder = _Recorder(layers)
     was_training = module.training
     module.eval()
     try:
-        for start in range(0, X.shape[0], batch_size):
-            batch = X[start : start + batch_size]
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            batch = X[start:stop]
             if with_output_grads:
                 # Gradients w.r.t. the layers' outputs need a graph even when the
                 # parameters are frozen; a leaf input gives one.
                 with torch.enable_grad():
                     y = output_matrix(module(batch.detach().requires_grad_(True)), output_fn)
-                    outputs = [recorder.outputs[layer] for layer in layers]
-                    g_sq = squared_output_gradients(y, outputs)
+                    g_sq = squared_output_gradients(y, [recorder.outputs[m] for m in layers])
             else:
                 with torch.no_grad():
                     module(batch)
             for i, layer in enumerate(layers):
-                a = recorder.inputs[layer].to(_ACC)
+                a = recorder.inputs[layer]
                 if a.ndim != 2:
                     raise ValueError(
                         f"Linear layer {named[i][0]!r} receives a {a.ndim}-D input; "
                         "only 2-D (n_samples, features) inputs are supported."
                     )
-                a_sq = a * a
-                input_sq[layer] += a_sq.sum(0)
-                if with_output_grads:
-                    weights = g_sq[i]
-                    s0[layer] += weights.sum(0)
-                    s1[layer] += weights.T @ a
-                    s2[layer] += weights.T @ a_sq
+                if centres[i] is None:
+                    centres[i] = a.mean(0)
+                centred = a - centres[i]
+                input_sq[i] += (a.to(_ACC) ** 2).sum(0)
+                if not with_output_grads:
+                    continue
+                weights = g_sq[i].to(a.dtype)
+                s0[i] += g_sq[i].sum(0, dtype=_ACC)
+                s1[i] += (weights.T @ centred).to(_ACC)
+                s2[i] += (weights.T @ centred.square_()).to(_ACC)
+                if kept is not None:
+                    kept[i][start:stop] = weights
             recorder.inputs.clear()
             recorder.outputs.clear()
     finally:
         recorder.remove()
         module.train(was_training)
 
-    n = X.shape[0]
-    return {
-        name: LayerStatistics(
-            s0=s0[layer] / n,
-            s1=s1[layer] / n,
-            s2=s2[layer] / n,
-            input_sq=input_sq[layer] / n,
+    stats = {}
+    for i, (name, _) in enumerate(named):
+        c = centres[i].to(_ACC)[None, :]
+        mean_s0 = (s0[i] / n)[:, None]
+        s1c, s2c = s1[i] / n, s2[i] / n
+        stats[name] = LayerStatistics(
+            s0=s0[i] / n,
+            s1=s1c + c * mean_s0,
+            s2=s2c + 2.0 * c * s1c + c * c * mean_s0,
+            input_sq=input_sq[i] / n,
             n_samples=n,
         )
-        for name, layer in named
-    }
+    sensitivities = None if kept is None else {name: kept[i] for i, (name, _) in enumerate(named)}
+    return stats, sensitivities
 
 
 def squared_output_gradients(y: torch.Tensor, outputs: list[torch.Tensor]) -> list[torch.Tensor]:
-    """``sum_k (dy_k / dz)^2`` per sample for each layer output z (one backward per k)."""
-    g_sq = [torch.zeros(z.shape, dtype=_ACC, device=z.device) for z in outputs]
+    """``sum_k (dy_k / dz)^2`` per sample for each layer output z (one backward per k).
+
+    Accumulated in the outputs' dtype (a sum of K squares); K sequential backward
+    passes measured faster on the CPU than one batched (``is_grads_batched``) pass.
+    """
+    g_sq = [torch.zeros(z.shape, dtype=z.dtype, device=z.device) for z in outputs]
     n_outputs = y.shape[1]
     for k in range(n_outputs):
         grads = torch.autograd.grad(
@@ -236,7 +281,7 @@ def squared_output_gradients(y: torch.Tensor, outputs: list[torch.Tensor]) -> li
         )
         for acc, grad in zip(g_sq, grads, strict=True):
             if grad is not None:
-                acc += grad.to(_ACC).square()
+                acc.addcmul_(grad, grad)
     return g_sq
 
 

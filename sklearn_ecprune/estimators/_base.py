@@ -80,7 +80,7 @@ _AFTER_DENSE_PARAMS = frozenset(
     }
 )
 # prune_mlp's options that have no parameter of their own on the estimators.
-PRUNING_PARAMS = ("min_density", "sequential", "ridge", "batch_size", "output_fn")
+PRUNING_PARAMS = ("min_density", "sequential", "ridge", "cg_iterations", "batch_size", "output_fn")
 
 # early_stopping="auto" holds out a validation set from this many training rows on,
 # as scikit-learn's HistGradientBoosting does.
@@ -173,6 +173,50 @@ def _padded_forward(module: torch.nn.Module, chunk: torch.Tensor, device) -> tor
     if padding:
         chunk = torch.cat([chunk, chunk.new_zeros((padding, *chunk.shape[1:]))])
     return module(chunk.to(device))[:n]
+
+
+class _AlignedNet(torch.nn.Module):
+    """A network whose Linear layers are padded with zeros to multiples of 16 features.
+
+    float32 products on the CPU round a row differently depending on its alignment in
+    memory when the feature count is not a multiple of the vector width; with every
+    width a multiple of 16 (zero weights, zero biases, so the function is the same),
+    a prediction does not depend on the other rows of the batch or on its position.
+    """
+
+    def __init__(self, inner: torch.nn.Module, n_inputs: int, width: int, n_outputs: int):
+        super().__init__()
+        self.inner, self.n_inputs, self.width, self.n_outputs = inner, n_inputs, width, n_outputs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The inner network on ``x`` padded with zero columns; the real outputs."""
+        if self.width > self.n_inputs:
+            x = torch.cat([x, x.new_zeros((x.shape[0], self.width - self.n_inputs))], dim=1)
+        return self.inner(x)[:, : self.n_outputs]
+
+
+def _aligned(module: torch.nn.Module) -> torch.nn.Module:
+    """``module`` with zero-padded Linear layers (an nn.Sequential MLP), else itself."""
+    layers = [(n, m) for n, m in module.named_children() if isinstance(m, torch.nn.Linear)]
+    if not isinstance(module, torch.nn.Sequential) or not layers:
+        return module
+    padded = copy.deepcopy(module)
+    width = -(-layers[0][1].in_features // _ROW_MULTIPLE) * _ROW_MULTIPLE
+    for name, layer in layers:
+        out = -(-layer.out_features // _ROW_MULTIPLE) * _ROW_MULTIPLE
+        wide = torch.nn.Linear(width, out, bias=layer.bias is not None, device="meta")
+        wide = wide.to_empty(device=layer.weight.device).to(layer.weight.dtype)
+        with torch.no_grad():
+            wide.weight.zero_()
+            wide.weight[: layer.out_features, : layer.in_features] = layer.weight
+            if layer.bias is not None:
+                wide.bias.zero_()
+                wide.bias[: layer.out_features] = layer.bias
+        replace_submodule(padded, name, wide)
+        width = out
+    first, last = layers[0][1], layers[-1][1]
+    return _AlignedNet(padded, first.in_features, padded.get_submodule(layers[0][0]).in_features,
+                       last.out_features).eval()  # fmt: skip
 
 
 class _DeviceConstraint:
@@ -521,11 +565,12 @@ class ECPrunedMixin:
         """The network that predictions run on, built for ``inference`` and cached.
 
         While training (no masks yet, or a fit in progress) it is ``module_`` itself.
-        Otherwise ``"dense"`` is ``module_``; ``"auto"`` and ``"sparse"`` start from a
-        compacted copy (constant and unused hidden neurons removed, exactly) and store
-        the Linear layers that are sparse enough (``"auto"``, by the measured rule of
-        :func:`~sklearn_ecprune.engine.prefers_sparse`) or all of them (``"sparse"``)
-        as CSR matrices.
+        Otherwise ``"dense"`` is a copy of ``module_``; ``"auto"`` and ``"sparse"``
+        start from a compacted copy (constant and unused hidden neurons removed,
+        exactly) and store the Linear layers that are sparse enough (``"auto"``, by
+        the measured rule of :func:`~sklearn_ecprune.engine.prefers_sparse`) or all
+        of them (``"sparse"``) as CSR matrices. Dense layers are padded to aligned
+        widths (:class:`_AlignedNet`).
         """
         if not hasattr(self, "masks_") or getattr(self, "_training", False):
             return self.module_
@@ -538,15 +583,18 @@ class ECPrunedMixin:
         """Build the inference network once the weights are final (end of fit, load)."""
         self._inference = (self.inference, self._build_inference_module(self.inference))
 
-    def _build_inference_module(self, layout: str) -> torch.nn.Module:
+    def _build_inference_module(self, layout: str, aligned: bool = True) -> torch.nn.Module:
+        """The network for ``layout``; ``aligned`` pads it for batch-invariant predictions."""
         if layout == "dense":
-            return self.module_
-        try:
-            module = compact_module(self.module_)
-        except ValueError:  # not a plain MLP: keep its structure, share its weights
-            params = {id(p): p for p in self.module_.parameters()}
-            module = copy.deepcopy(self.module_, params).eval()
-        if layout == "compact":
+            module = copy.deepcopy(self.module_).eval()
+        else:
+            try:
+                module = compact_module(self.module_)
+            except ValueError:  # not a plain MLP: keep its structure
+                module = copy.deepcopy(self.module_).eval()
+        if aligned:
+            module = _aligned(module)
+        if layout in ("dense", "compact"):
             return module
         kernel = "torch" if layout == "torch-sparse" else "scipy"
         for name, layer in list(module.named_modules()):
@@ -593,10 +641,8 @@ class ECPrunedMixin:
         """
         check_is_fitted(self)
         check_param("layout", layout, [Options(str, {"compact", "dense", "sparse"})], "to_torch")
-        if layout == "dense":
-            return copy.deepcopy(self.module_).eval()
-        module = self._build_inference_module("torch-sparse" if layout == "sparse" else layout)
-        return copy.deepcopy(module).eval()
+        layout = "torch-sparse" if layout == "sparse" else layout
+        return self._build_inference_module(layout, aligned=False)
 
     # ---------------------------------------------------------------- seeding
     def _draw_seed(self) -> int:
@@ -1169,16 +1215,17 @@ PARAMS_DOC = """
     sparsity : float in [0, 1), default=0.8
         Fraction of the weights of the Linear layers set to zero after training.
         Biases are not pruned and do not count.
-    pruning : str, PruningMethod instance or class, default="ecp-ls"
+    pruning : str, PruningMethod instance or class, default="ecp-cg"
         The pruning criterion: a key of :data:`~sklearn_ecprune.PRUNING_METHODS`,
         or a :class:`~sklearn_ecprune.PruningMethod` (an instance or class travels to
         worker processes by pickle, without registration).
-        The default ``"ecp-ls"`` ranks weights by ECP, then refits each row's
-        kept weights and bias by least squares; it had the lowest test loss in
-        the benchmarks (see the docs). ``"ecp"`` is the paper's method (bias
-        shift only); ``"ecp-obs"`` ranks by the error left after the refit;
-        ``"magnitude"``, ``"gradient"``, ``"obd"``, ``"wanda"``, ``"random"`` and
-        ``"nonlinear"`` are the baselines.
+        The default ``"ecp-cg"`` ranks weights by ECP, then refits each row's
+        kept weights and bias to the dense layer's output by a few
+        conjugate-gradient steps; ``"ecp-ls"`` solves the same refit exactly, at
+        many times the cost. ``"ecp"`` is the paper's method (bias shift only);
+        ``"ecp-obs"`` ranks by the error left after the refit; ``"magnitude"``,
+        ``"gradient"``, ``"obd"``, ``"wanda"``, ``"random"`` and ``"nonlinear"``
+        are the baselines.
     scope : {"global", "layer"}, default="global"
         One threshold across layers, or the same ratio in every layer.
     n_steps : int, default=10
@@ -1189,12 +1236,12 @@ PARAMS_DOC = """
         and about the same as 20.
     compensate : bool or None, default=None
         Shift the biases to compensate removed weights; ``None`` uses the
-        method's default (on for the ECP methods). ``"ecp-ls"`` always
+        method's default (on for the ECP methods). ``"ecp-cg"`` and ``"ecp-ls"`` always
         compensates through its refit, and rejects ``False``.
     pruning_params : dict or None, default=None
         Options of :func:`~sklearn_ecprune.prune_mlp` that have no parameter of
         their own here: ``min_density``, ``sequential``, ``ridge``,
-        ``batch_size`` and ``output_fn``. For example
+        ``cg_iterations``, ``batch_size`` and ``output_fn``. For example
         ``pruning_params={"min_density": 0.02}``.
     fine_tune_epochs : int, default=10
         Epochs of training after pruning, with the pruned weights held at zero.
