@@ -169,7 +169,7 @@ class PruneConfig:
     compensate: bool = True
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
     output_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
-    batch_size: int = 1024
+    batch_size: int = 512
     random_state: int | None = None
     min_density: float = 0.0
     sequential: bool = False
@@ -214,7 +214,7 @@ def prune_mlp(
     y=None,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     output_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    batch_size: int = 1024,
+    batch_size: int = 512,
     random_state: int | None = None,
     min_density: float = 0.0,
     sequential: bool = False,
@@ -263,8 +263,8 @@ def prune_mlp(
         integer ``y`` and mean squared error otherwise.
     output_fn : callable, default=None
         Applied to the module's output before measuring the error (e.g. softmax).
-    batch_size : int, default=1024
-        Samples per pass over the data.
+    batch_size : int, default=512
+        Samples per pass over the data; the memory of a pass grows with it.
     random_state : int, default=None
         Seed of the ``"random"`` method.
     min_density : float in [0, 1], default=0.0
@@ -433,6 +433,7 @@ def _prune(
             continue
         stats, sensitivities, scores = scores_of(named)
         new_keeps = select(scores, keeps, fraction, config.scope, config.min_density)
+        del scores  # the compensation below needs memory more than these
         for index, (name, layer) in enumerate(named):
             keep, new_keep = keeps[index], new_keeps[index]
             if config.sequential and index > 0:
@@ -446,7 +447,7 @@ def _prune(
                 new_keeps[index] = new_keep
             if strategy.refit == "cg":
                 _refit_cg(module, reference, ref_layers[name], X, name, layer, keep, new_keep,
-                          stats[name], sensitivities.pop(name), config)  # fmt: skip
+                          stats.pop(name), sensitivities.pop(name), config)  # fmt: skip
                 continue
             if reference is not None:
                 refit_layer(

@@ -287,10 +287,15 @@ def capture(
     The forward pass stops at ``layer``, so capturing a layer's input costs only the
     layers before it. Returns ``(n_samples, features)`` in the network's dtype.
     """
-    captured: list[torch.Tensor] = []
+    captured: list[torch.Tensor] = []  # one (n, features) buffer, filled batch by batch
+    position = [0]
 
     def hook(_mod, inputs, output):
-        captured.append((output if what == "out" else inputs[0]).detach())
+        value = (output if what == "out" else inputs[0]).detach()
+        if not captured:
+            captured.append(value.new_empty((X.shape[0], value.shape[1])))
+        captured[0][position[0] : position[0] + len(value)] = value
+        position[0] += len(value)
         raise _StopForward
 
     handle = layer.register_forward_hook(hook)
@@ -306,7 +311,7 @@ def capture(
     finally:
         handle.remove()
         module.train(was_training)
-    return captured[0] if len(captured) == 1 else torch.cat(captured)
+    return captured[0]
 
 
 def _weighted_residual(
@@ -331,7 +336,7 @@ def _weighted_residual(
         else:
             residual = torch.addmm(b, rows, w.T, beta=-1.0, alpha=-1.0)
             residual += target(start, start + chunk)
-        residual *= s[start : start + chunk]
+        residual *= s[start : start + chunk].to(residual.dtype)
         total[:, :in_features].addmm_(residual.T, rows)
         total[:, in_features] += residual.sum(0)
     return total / n

@@ -192,7 +192,8 @@ def statistics_pass(
     ``S2 - S1^2 / S0`` needs) and are summed in float64; the uncentred statistics are
     recovered exactly in float64. With ``keep_sensitivities`` the per-sample
     ``s_i(x) = sum_k g_ik(x)^2`` of every layer, ``(n, out_features)``, come back too
-    (the conjugate-gradient refit weighs its rows with them).
+    (the conjugate-gradient refit weighs its rows with them; bfloat16 for a float32
+    network).
     """
     n = X.shape[0]
     device = X.device
@@ -200,10 +201,14 @@ def statistics_pass(
     s0 = [torch.zeros(layer.out_features, dtype=_ACC, device=device) for layer in layers]
     s1 = [torch.zeros_like(layer.weight, dtype=_ACC) for layer in layers]
     s2 = [torch.zeros_like(layer.weight, dtype=_ACC) for layer in layers]
+    input_sum = [torch.zeros(layer.in_features, dtype=_ACC, device=device) for layer in layers]
     input_sq = [torch.zeros(layer.in_features, dtype=_ACC, device=device) for layer in layers]
     centres: list[torch.Tensor | None] = [None] * len(layers)
+    # Kept in bfloat16 for a float32 network: they only weigh the refit's samples, and
+    # half the memory (n x all outputs) matters more than their last digits.
+    kept_dtype = torch.bfloat16 if X.dtype == torch.float32 else X.dtype
     kept = (
-        [torch.empty(n, layer.out_features, dtype=X.dtype, device=device) for layer in layers]
+        [torch.empty(n, layer.out_features, dtype=kept_dtype, device=device) for layer in layers]
         if keep_sensitivities and with_output_grads
         else None
     )
@@ -233,15 +238,18 @@ def statistics_pass(
                 if centres[i] is None:
                     centres[i] = a.mean(0)
                 centred = a - centres[i]
-                input_sq[i] += (a.to(_ACC) ** 2).sum(0)
-                if not with_output_grads:
-                    continue
-                weights = g_sq[i].to(a.dtype)
-                s0[i] += g_sq[i].sum(0, dtype=_ACC)
-                s1[i] += (weights.T @ centred).to(_ACC)
-                s2[i] += (weights.T @ centred.square_()).to(_ACC)
-                if kept is not None:
-                    kept[i][start:stop] = weights
+                input_sum[i] += centred.sum(0, dtype=_ACC)
+                if with_output_grads:
+                    weights = g_sq[i].to(a.dtype)
+                    s0[i] += g_sq[i].sum(0, dtype=_ACC)
+                    s1[i] += weights.T @ centred  # summed into float64 in place
+                centred.square_()
+                input_sq[i] += centred.sum(0, dtype=_ACC)
+                if with_output_grads:
+                    s2[i] += weights.T @ centred
+                    if kept is not None:
+                        kept[i][start:stop] = weights
+                del centred
             recorder.inputs.clear()
             recorder.outputs.clear()
     finally:
@@ -250,14 +258,15 @@ def statistics_pass(
 
     stats = {}
     for i, (name, _) in enumerate(named):
-        c = centres[i].to(_ACC)[None, :]
+        c = centres[i].to(_ACC)
         mean_s0 = (s0[i] / n)[:, None]
         s1c, s2c = s1[i] / n, s2[i] / n
         stats[name] = LayerStatistics(
             s0=s0[i] / n,
-            s1=s1c + c * mean_s0,
-            s2=s2c + 2.0 * c * s1c + c * c * mean_s0,
-            input_sq=input_sq[i] / n,
+            s1=s1c + c[None, :] * mean_s0,
+            s2=s2c + 2.0 * c[None, :] * s1c + c[None, :] ** 2 * mean_s0,
+            # E[a^2] from the centred sums: E[(a - c)^2] + 2 c E[a - c] + c^2.
+            input_sq=input_sq[i] / n + 2.0 * c * input_sum[i] / n + c**2,
             n_samples=n,
         )
     sensitivities = None if kept is None else {name: kept[i] for i, (name, _) in enumerate(named)}
