@@ -354,3 +354,22 @@ def test_the_default_method_is_the_conjugate_gradient_refit():
     prune_mlp(b, X, 0.7, method="ecp-cg", n_steps=10)
     assert DEFAULT_METHOD == "ecp-cg"
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+
+
+@pytest.mark.parametrize("method", ["ecp", "ecp-cg", "ecp-ls", "wanda"])
+def test_integer_sample_weights_prune_like_repeated_rows(method):
+    net, X = make_net(), make_X(60)
+    weights = torch.arange(60) % 3  # 0, 1 or 2 copies of each row
+    repeated, weighted = copy.deepcopy(net), copy.deepcopy(net)
+    a = prune_mlp(repeated, X.repeat_interleave(weights, dim=0), 0.6, method=method, n_steps=3)
+    b = prune_mlp(weighted, X, 0.6, method=method, n_steps=3, sample_weight=weights)
+    assert all(torch.equal(a.masks[k], b.masks[k]) for k in a.masks)
+    for p, q in zip(repeated.parameters(), weighted.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-7, atol=1e-9)
+
+
+def test_bad_sample_weights_are_rejected():
+    net, X = make_net(), make_X(20)
+    for weights in (torch.ones(19), -torch.ones(20), torch.zeros(20)):
+        with pytest.raises(ValueError, match="sample_weight"):
+            prune_mlp(copy.deepcopy(net), X, 0.5, sample_weight=weights)

@@ -50,6 +50,7 @@ class LayerContext:
     batch_size: int = 1024
     output_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
     ridge: float = 1e-3
+    sample_weight: torch.Tensor | None = None
 
 
 def ecp_closed_form(
@@ -309,7 +310,13 @@ class ECPOBSMethod(ECPLeastSquaresMethod):
 
     def compute_scores(self, ctx: LayerContext) -> torch.Tensor:
         return refit_importance(
-            ctx.module, ctx.X, ctx.layer, ctx.batch_size, ctx.output_fn, ctx.ridge
+            ctx.module,
+            ctx.X,
+            ctx.layer,
+            ctx.batch_size,
+            ctx.output_fn,
+            ctx.ridge,
+            ctx.sample_weight,
         )
 
 

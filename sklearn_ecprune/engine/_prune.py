@@ -175,6 +175,20 @@ class PruneConfig:
     sequential: bool = False
     ridge: float = 1e-3
     cg_iterations: int = 4
+    sample_weight: torch.Tensor | None = None
+
+
+def _as_weights(sample_weight, X: torch.Tensor) -> torch.Tensor:
+    """Sample weights as a tensor of mean 1 (so that means stay means), checked."""
+    w = torch.as_tensor(np.asarray(sample_weight, dtype=np.float64))
+    if w.ndim != 1 or w.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"sample_weight must be 1-D with one weight per row of X ({X.shape[0]}), got "
+            f"shape {tuple(w.shape)}."
+        )
+    if not bool(torch.isfinite(w).all()) or bool((w < 0).any()) or not float(w.sum()) > 0:
+        raise ValueError("sample_weight must be finite, non-negative and not all zero.")
+    return (w * (len(w) / w.sum())).to(device=X.device, dtype=X.dtype)
 
 
 def _as_target(y, X: torch.Tensor, n_samples: int) -> torch.Tensor:
@@ -220,6 +234,7 @@ def prune_mlp(
     sequential: bool = False,
     ridge: float = 1e-3,
     cg_iterations: int = 4,
+    sample_weight=None,
 ) -> PruningResult:
     """Prune the Linear layers of a network in place to a target sparsity.
 
@@ -287,6 +302,10 @@ def prune_mlp(
     cg_iterations : int >= 1, default=4
         Conjugate-gradient steps of ``"ecp-cg"``'s refit per layer and step (each
         costs two products over the calibration data). Unused by other methods.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weights of the calibration samples in the statistics and the refits (the
+        expectations become weighted means). The loss gradient of ``"gradient"``
+        and the exact removal error of ``"nonlinear"`` stay unweighted.
 
     Returns
     -------
@@ -369,6 +388,7 @@ def prune_mlp(
         sequential=bool(sequential),
         ridge=float(ridge),
         cg_iterations=int(cg_iterations),
+        sample_weight=None if sample_weight is None else _as_weights(sample_weight, X_t),
     )
     # Work on the module itself but restore it if anything fails half-way.
     backup = {key: value.detach().clone() for key, value in module.state_dict().items()}
@@ -424,6 +444,7 @@ def _prune(
                 batch_size=config.batch_size,
                 output_fn=config.output_fn,
                 ridge=config.ridge,
+                sample_weight=config.sample_weight,
             )
             scores.append(_checked_scores(strategy, ctx))
         return stats, sensitivities, scores
@@ -460,6 +481,7 @@ def _prune(
                     config.batch_size,
                     config.output_fn,
                     config.ridge,
+                    config.sample_weight,
                 )
                 continue
             with torch.no_grad():
@@ -523,10 +545,23 @@ def _step_statistics(
     # The exact refit compensates on its own, with no statistics.
     if strategy.needs_statistics or cg or (config.compensate and strategy.refit is None):
         return statistics_pass(
-            module, X, named, config.batch_size, config.output_fn, keep_sensitivities=cg
+            module,
+            X,
+            named,
+            config.batch_size,
+            config.output_fn,
+            keep_sensitivities=cg,
+            sample_weight=config.sample_weight,
         )
     if strategy.needs_inputs:
-        return statistics_pass(module, X, named, config.batch_size, with_output_grads=False)
+        return statistics_pass(
+            module,
+            X,
+            named,
+            config.batch_size,
+            with_output_grads=False,
+            sample_weight=config.sample_weight,
+        )
     return {}, None
 
 

@@ -38,10 +38,12 @@ def _collect(
     batch_size: int,
     output_fn: Callable | None,
     dtype: torch.dtype,
+    sample_weight: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Per sample: the layer's input (with a constant 1), ``s_i`` and the target ``z_i``.
 
-    Without a reference network there is no target (``None``).
+    Without a reference network there is no target (``None``). Sample weights (of
+    mean 1) multiply the sensitivities.
     """
     seen: dict[str, torch.Tensor] = {}
 
@@ -68,6 +70,8 @@ def _collect(
                 (weights,) = squared_output_gradients(out, [seen["cur_out"]])
             a = seen["cur_in"].to(dtype)
             inputs.append(torch.cat([a, torch.ones_like(a[:, :1])], dim=1))
+            if sample_weight is not None:
+                weights = weights * sample_weight[start : start + batch_size, None]
             sensitivities.append(weights.to(dtype))
             if reference is not None:
                 with torch.no_grad():
@@ -93,6 +97,7 @@ def refit_layer(
     batch_size: int,
     output_fn: Callable | None,
     ridge: float,
+    sample_weight: torch.Tensor | None = None,
 ) -> None:
     """Apply ``keep`` to ``layer`` and refit each row's kept weights and bias.
 
@@ -106,7 +111,9 @@ def refit_layer(
     has_bias = layer.bias is not None
     in_features = layer.in_features
     work = _work_dtype(layer)
-    a, s, z = _collect(module, reference, X, layer, ref_layer, batch_size, output_fn, work)
+    a, s, z = _collect(
+        module, reference, X, layer, ref_layer, batch_size, output_fn, work, sample_weight
+    )
     keep = keep.to(layer.weight.device)
     current = _augmented_weight(layer)
     solved = torch.zeros_like(current)
@@ -135,6 +142,7 @@ def refit_importance(
     batch_size: int,
     output_fn: Callable | None,
     ridge: float,
+    sample_weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The output error left by removing each weight after the refit compensates.
 
@@ -146,7 +154,9 @@ def refit_importance(
     """
     has_bias = layer.bias is not None
     in_features = layer.in_features
-    a, s, _ = _collect(module, None, X, layer, None, batch_size, output_fn, _work_dtype(layer))
+    a, s, _ = _collect(
+        module, None, X, layer, None, batch_size, output_fn, _work_dtype(layer), sample_weight
+    )
     keep = layer.weight.detach() != 0
     current = _augmented_weight(layer)
     scores = torch.zeros_like(current)

@@ -184,6 +184,7 @@ def statistics_pass(
     output_fn: Callable | None = None,
     with_output_grads: bool = True,
     keep_sensitivities: bool = False,
+    sample_weight: torch.Tensor | None = None,
 ) -> tuple[dict[str, LayerStatistics], dict[str, torch.Tensor] | None]:
     """One streaming pass: per batch one forward and K backward passes, all layers.
 
@@ -193,7 +194,8 @@ def statistics_pass(
     recovered exactly in float64. With ``keep_sensitivities`` the per-sample
     ``s_i(x) = sum_k g_ik(x)^2`` of every layer, ``(n, out_features)``, come back too
     (the conjugate-gradient refit weighs its rows with them; bfloat16 for a float32
-    network).
+    network). ``sample_weight`` (mean 1) weighs every sample's contribution: the
+    expectations become weighted means.
     """
     n = X.shape[0]
     device = X.device
@@ -238,13 +240,22 @@ def statistics_pass(
                 if centres[i] is None:
                     centres[i] = a.mean(0)
                 centred = a - centres[i]
-                input_sum[i] += centred.sum(0, dtype=_ACC)
+                rows = None if sample_weight is None else sample_weight[start:stop, None]
+                if rows is not None:
+                    input_sum[i] += (centred * rows).sum(0, dtype=_ACC)
+                else:
+                    input_sum[i] += centred.sum(0, dtype=_ACC)
                 if with_output_grads:
                     weights = g_sq[i].to(a.dtype)
-                    s0[i] += g_sq[i].sum(0, dtype=_ACC)
+                    if rows is not None:
+                        weights = weights * rows.to(a.dtype)
+                    s0[i] += weights.sum(0, dtype=_ACC)
                     s1[i] += weights.T @ centred  # summed into float64 in place
                 centred.square_()
-                input_sq[i] += centred.sum(0, dtype=_ACC)
+                if rows is not None:
+                    input_sq[i] += (centred * rows).sum(0, dtype=_ACC)
+                else:
+                    input_sq[i] += centred.sum(0, dtype=_ACC)
                 if with_output_grads:
                     s2[i] += weights.T @ centred
                     if kept is not None:

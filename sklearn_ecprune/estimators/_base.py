@@ -786,13 +786,19 @@ class ECPrunedMixin:
         state = cached_dense_phase(memory, key, self, X, y, fit_params)
         self._restore_dense(state)
 
-    def _prune(self, X: np.ndarray, y: np.ndarray) -> None:
-        """Prune ``module_`` to ``sparsity`` on a seeded calibration subsample."""
+    def _prune(self, X: np.ndarray, y: np.ndarray, sample_weight=None) -> None:
+        """Prune ``module_`` to ``sparsity`` on a seeded calibration subsample.
+
+        The sample weights weigh the calibration rows' statistics and refits.
+        """
         n = X.shape[0]
         if self.calibration_size is not None and self.calibration_size < n:
             rng = np.random.default_rng(self._calibration_seed)
             rows = np.sort(rng.choice(n, size=self.calibration_size, replace=False))
             X, y = X[rows], y[rows]
+            sample_weight = None if sample_weight is None else sample_weight[rows]
+        if sample_weight is not None and not sample_weight.sum() > 0:
+            sample_weight = None  # the subsample drew only rows of weight 0
         device = next(self.module_.parameters()).device
         criterion = self.criterion_
 
@@ -816,6 +822,7 @@ class ECPrunedMixin:
             y=torch.as_tensor(y),
             loss_fn=loss_fn,
             random_state=self._prune_seed,
+            sample_weight=sample_weight,
             **(self.pruning_params or {}),
         )
         self.masks_ = result.masks
@@ -951,19 +958,19 @@ class ECPrunedMixin:
         return self
 
     def _training_data(self, X, sample_weight):
-        """What skorch trains on: X, or X with its sample weights."""
+        """What skorch trains on (X, or X with its sample weights), and the weights."""
         if sample_weight is None:
-            return X
+            return X, None
         weights = _check_sample_weight(
             sample_weight, X, dtype=np.float32, ensure_non_negative=True
         )
         if not weights.sum() > 0:
             raise ValueError("sample_weight must have a positive sum.")
-        return {"X": X, "sample_weight": weights}
+        return {"X": X, "sample_weight": weights}, weights
 
     def _fit(self, X, y, sample_weight, fit_params: dict, *, warm: bool) -> None:
         X, y = self._validate_X_y(X, y, reset=not warm)
-        data = self._training_data(X, sample_weight)
+        data, weights = self._training_data(X, sample_weight)
         self._seed = self._draw_seed()
         if not warm:
             self._seed_generators(self._seed)
@@ -972,7 +979,7 @@ class ECPrunedMixin:
             self._dense_phase(data, y, fit_params)
         else:
             self._train(data, y, self.max_epochs, "dense", **fit_params)
-        self._prune(X, y)
+        self._prune(X, y, weights)
         if self.fine_tune_epochs and self.sparsity > 0:
             # Fresh optimizer state: the dense run's momentum would push on the
             # pruned weights, and the compensated network is a new start point.
@@ -999,7 +1006,7 @@ class ECPrunedMixin:
         if not fitted:
             self._preset_classes = None if classes is None else np.asarray(classes)
         X, y = self._validate_X_y(X, y, reset=not fitted)
-        data = self._training_data(X, sample_weight)
+        data, weights = self._training_data(X, sample_weight)
         if not fitted:
             self._seed = self._draw_seed()
             self._seed_generators(self._seed)
@@ -1007,11 +1014,11 @@ class ECPrunedMixin:
             self.initialize()
         self._train(data, y, 1, "fine_tune" if fitted else "dense", **fit_params)
         if not fitted:
-            self._prune(X, y)
+            self._prune(X, y, weights)
         else:
             self._update_sparsity()
             if self.sparsity_ < self.sparsity:
-                self._prune(X, y)
+                self._prune(X, y, weights)
         self._update_sparsity()
         self._refresh_inference()
 
