@@ -168,7 +168,7 @@ def _env_flag(name: str) -> bool:
 
 
 # Examples that need ECPrunedMLPClassifier / ECPrunedMLPRegressor.
-ESTIMATOR_EXAMPLES = ["plot_tabular_gridsearch"]
+ESTIMATOR_EXAMPLES = ["plot_mlp_dropin", "plot_tabular_gridsearch"]
 
 _ignore = [r"__init__\.py"]
 suppress_warnings: list[str] = []
@@ -210,42 +210,54 @@ def _first_line(obj) -> str:
 def _api_groups() -> list[tuple[str, str, list[str]]]:
     """(title, module, names) of every public name, grouped for the API page."""
     from sklearn.base import BaseEstimator
+    from skorch.callbacks import Callback
+    from torch import nn
 
     names = [n for n in sklearn_ecprune.__all__ if not n.startswith("_")]
     # PRUNING_METHODS is a dict, documented by hand on the API page.
     names = [n for n in names if n != "PRUNING_METHODS"]
     objs = {n: getattr(sklearn_ecprune, n) for n in names}
 
-    estimators = [
-        n for n in names if inspect.isclass(objs[n]) and issubclass(objs[n], BaseEstimator)
+    def is_class(name: str, *bases: type) -> bool:
+        return inspect.isclass(objs[name]) and issubclass(objs[name], bases)
+
+    estimators = [n for n in names if is_class(n, BaseEstimator)]
+    blocks = [n for n in names if is_class(n, Callback, nn.Module) and n not in estimators]
+    # Choosing a sparsity: defined next to the estimators (estimators/_selection.py).
+    selection = [
+        n for n in names if getattr(objs[n], "__module__", "").endswith("estimators._selection")
     ]
-    functions = [n for n in names if inspect.isfunction(objs[n])]
+    errors = [n for n in names if is_class(n, Warning, Exception)]
     reports = [
         n
         for n in names
         if n in ("LayerReport", "LayerStatistics", "PruningReport", "PruningResult")
     ]
-    methods = [n for n in names if n == "PruningMethod"]
-    from skorch.callbacks import Callback
-    from torch import nn
-
-    blocks = [
-        n
-        for n in names
-        if inspect.isclass(objs[n])
-        and issubclass(objs[n], (Callback, nn.Module))
-        and n not in estimators
-    ]
-    other = [n for n in names if n not in {*estimators, *functions, *reports, *methods, *blocks}]
+    methods = [n for n in names if n in ("PruningMethod", "register_method")]
+    taken = {*estimators, *blocks, *selection, *errors, *reports, *methods}
+    functions = [n for n in names if inspect.isfunction(objs[n]) and n not in taken]
+    other = [n for n in names if n not in {*taken, *functions}]
 
     groups = [
         ("Estimators", "sklearn_ecprune", estimators),
+        ("Choosing a sparsity", "sklearn_ecprune", selection),
         ("Building blocks of the estimators", "sklearn_ecprune", blocks),
         ("Pruning engine (PyTorch)", "sklearn_ecprune", functions),
         ("Pruning criteria", "sklearn_ecprune", methods),
         ("Results and statistics", "sklearn_ecprune", reports),
+        ("Errors and warnings", "sklearn_ecprune", errors),
         ("Other", "sklearn_ecprune", other),
     ]
+    # Names of the engine that the top level does not re-export (DEFAULT_METHOD is a
+    # string, documented by hand on the API page).
+    from sklearn_ecprune import engine
+
+    engine_only = [
+        n
+        for n in engine.__all__
+        if not n.startswith("_") and n not in sklearn_ecprune.__all__ and n != "DEFAULT_METHOD"
+    ]
+    groups.append(("Only in sklearn_ecprune.engine", "sklearn_ecprune.engine", engine_only))
     try:
         from sklearn_ecprune import datasets
     except ImportError:
@@ -253,6 +265,9 @@ def _api_groups() -> list[tuple[str, str, list[str]]]:
     else:
         ds_names = [n for n in getattr(datasets, "__all__", []) if not n.startswith("_")]
         groups.append(("Datasets", "sklearn_ecprune.datasets", ds_names))
+    from sklearn_ecprune import cli
+
+    groups.append(("Command line", "sklearn_ecprune.cli", list(cli.__all__)))
     return [(title, module, sorted(group)) for title, module, group in groups if group]
 
 
@@ -276,30 +291,39 @@ def _write_api_files() -> None:
 
 
 def _compensation(cls) -> str:
-    if getattr(cls, "refits", False):
-        return "yes, least-squares refit of the kept weights and the bias"
-    return "yes" if getattr(cls, "compensates", False) else "no"
+    refit = getattr(cls, "refit", None)
+    if refit == "exact":
+        return "yes: least-squares refit of the kept weights and the bias, solved exactly"
+    if refit == "cg":
+        return (
+            "yes: the same least-squares refit, solved by conjugate gradients (``cg_iterations``)"
+        )
+    return "yes, bias shift" if getattr(cls, "compensates", False) else "no"
+
+
+def _needs(cls) -> str:
+    needs = []
+    if getattr(cls, "needs_statistics", False):
+        needs.append("S0, S1, S2")
+    if getattr(cls, "needs_inputs", False):
+        needs.append("mean squared inputs")
+    if getattr(cls, "needs_loss_gradient", False):
+        needs.append("labelled data (``y``)")
+    if getattr(cls, "refit", None) is not None:
+        needs.append("per-sample sensitivities and the reference pre-activations")
+    return ", ".join(needs) or "the weights only"
 
 
 def _methods_table() -> str:
-    rows = [("Name", "Class", "Criterion", "Needs", "Bias compensation by default")]
+    from sklearn_ecprune.engine import DEFAULT_METHOD
+
+    rows = [("Name", "Class", "Criterion", "Needs", "Compensation by default")]
     for name, cls in sklearn_ecprune.PRUNING_METHODS.items():
-        needs = []
-        if getattr(cls, "needs_statistics", False):
-            needs.append("S0, S1, S2")
-        if getattr(cls, "needs_inputs", False):
-            needs.append("mean squared inputs")
-        if getattr(cls, "needs_loss_gradient", False):
-            needs.append("labelled data (``y``)")
-        rows.append(
-            (
-                f"``{name!r}``".replace("'", '"'),
-                f"``{cls.__name__}``",
-                _first_line(cls),
-                ", ".join(needs) or "the weights only",
-                _compensation(cls),
-            )
-        )
+        label = f"``{name!r}``".replace("'", '"')
+        if name == DEFAULT_METHOD:
+            label += " (default)"
+        row = (label, f"``{cls.__name__}``", _first_line(cls), _needs(cls), _compensation(cls))
+        rows.append(row)
     out = [".. list-table::", "   :header-rows: 1", "   :widths: 12 18 40 15 15", ""]
     for row in rows:
         out.append(f"   * - {row[0]}")
@@ -307,21 +331,57 @@ def _methods_table() -> str:
     return "\n".join(out) + "\n"
 
 
+# Results in the format of the current benchmark scripts carry these markers; results
+# written by an earlier version of a script (other configurations, other defaults) are
+# not shown, so that the pages never quote numbers the current code did not produce.
+# bench_quality.py fits the estimators since the estimators became the benchmark's
+# subject, and says so in its setup line.
+_CURRENT_RESULTS = {"quality": "ECPrunedMLP"}
+
+
+def _is_current(table: Path) -> bool:
+    marker = _CURRENT_RESULTS.get(table.stem)
+    return marker is None or marker in table.read_text(encoding="utf-8")
+
+
 def _benchmarks_include() -> str:
     """Include directives for the benchmark results that exist right now."""
     bench = DOCS / "benchmarks"
-    tables = sorted(bench.glob("*.md")) if bench.is_dir() else []
+    found = sorted(bench.glob("*.md")) if bench.is_dir() else []
+    images = sorted(bench.glob("*.png")) if bench.is_dir() else []
+    stale = [table for table in found if not _is_current(table)]
+    tables = [table for table in found if table not in stale]
     # quality.md first, then the others alphabetically.
     tables.sort(key=lambda p: (p.stem != "quality", p.name))
-    images = sorted(bench.glob("*.png")) if bench.is_dir() else []
-    if not tables and not images:
-        return (
-            ".. note::\n\n"
-            "   No benchmark results were found when these pages were built. Run the\n"
-            "   scripts of ``benchmarks/`` (see above) to write ``docs/benchmarks/quality.md``\n"
-            "   and its figures, then rebuild the documentation.\n"
-        )
+    # Figures of stale results (same stem) are not shown either.
+    images = [
+        image
+        for image in images
+        if not any(image.stem == t.stem or image.stem.startswith(t.stem + "_") for t in stale)
+    ]
     out: list[str] = []
+    if stale:
+        names = ", ".join(f"``{table.name}``" for table in stale)
+        out += [
+            ".. note::",
+            "",
+            f"   Rerun pending: the committed {names} (and the figures and CSV file",
+            "   beside it) were written by an earlier version of the benchmark script and",
+            "   are not shown here. Running the script (see above) replaces them.",
+            "",
+        ]
+    if not tables and not images:
+        if not stale:
+            out += [
+                ".. note::",
+                "",
+                "   No benchmark results were found when these pages were built. Run the",
+                "   scripts of ``benchmarks/`` (see above) to write",
+                "   ``docs/benchmarks/quality.md`` and its figures, then rebuild the",
+                "   documentation.",
+                "",
+            ]
+        return "\n".join(out) + "\n"
     shown: set[Path] = set()
     for table in tables:
         text = table.read_text(encoding="utf-8")
@@ -330,22 +390,33 @@ def _benchmarks_include() -> str:
         if not first.startswith("#"):
             title = table.stem.replace("_", " ").capitalize()
             out += [title, "~" * len(title), ""]
-        # Figures the table embeds itself (``![...](name.png)``) are shown by it; the
-        # table's other figures (a plain link only offers a download) are shown here,
-        # before the table, whose headings would otherwise swallow them.
+        # Figures the table embeds itself (``![...](name.png)``) are shown by it.
         shown.update(
             image
             for image in images
             if re.search(r"!\[[^\]]*\]\(" + re.escape(image.name) + r"\)", text)
         )
-        for image in images:
-            if image in shown:
-                continue
-            if image.stem == table.stem or image.stem.startswith(table.stem + "_"):
+        # The figures it links to (a plain link only offers a download) are shown here,
+        # before the table, whose headings would otherwise swallow them; a table that
+        # links to none gets the figures named after it.
+        linked = [image for image in images if f"]({image.name})" in text]
+        if not linked:
+            linked = [
+                image
+                for image in images
+                if image.stem == table.stem or image.stem.startswith(table.stem + "_")
+            ]
+        for image in linked:
+            if image not in shown:
                 out += _image(image)
                 shown.add(image)
         out += [f".. include:: /benchmarks/{table.name}", "   :parser: myst_parser.sphinx_", ""]
-    rest = [image for image in images if image not in shown]
+    rest = [
+        image
+        for image in images
+        if image not in shown
+        and not any(image.stem.startswith(table.stem + "_") for table in tables)
+    ]
     if rest:
         out += ["Figures", "~~~~~~~", ""]
         for image in rest:

@@ -384,7 +384,10 @@ def test_early_stopping_holds_out_a_validation_set_and_restores_the_best_epoch(i
     net = ECPrunedMLPClassifier(
         **{**FAST, "max_epochs": 60}, random_state=0, early_stopping=True, validation_fraction=0.2
     ).fit(X, y)
-    assert len(net.validation_scores_) == net.n_iter_
+    # One score per epoch with a validation set: the dense phase (fine-tuning trains
+    # on all the rows).
+    assert len(net.validation_scores_) == sum("valid_loss" in row for row in net.history_)
+    assert len(net.validation_scores_) < net.n_iter_
     assert all(0 <= s <= 1 for s in net.validation_scores_)
     assert net.best_validation_score_ == max(net.validation_scores_)
     assert net.best_loss_ is None
@@ -437,7 +440,9 @@ def test_sample_weights_weigh_the_loss(regression):
 
 def test_scikit_learn_attributes(iris, regression):
     X, y = iris
-    net = ECPrunedMLPClassifier(**{**FAST, "hidden_layer_sizes": (16, 8)}, random_state=0)
+    net = ECPrunedMLPClassifier(
+        **{**FAST, "hidden_layer_sizes": (16, 8)}, random_state=0, early_stopping=False
+    )
     net.fit(X, y)
     assert [c.shape for c in net.coefs_] == [(4, 16), (16, 8), (8, 3)]
     assert [b.shape for b in net.intercepts_] == [(16,), (8,), (3,)]

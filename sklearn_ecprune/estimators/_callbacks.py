@@ -10,7 +10,13 @@ from torch import nn
 
 from ..engine._prune import apply_masks
 
-__all__ = ["GradualMagnitudePruning", "KeepPrunedWeightsZero", "ValidationScore", "cubic_sparsity"]
+__all__ = [
+    "GradualMagnitudePruning",
+    "InterleavedPruning",
+    "KeepPrunedWeightsZero",
+    "ValidationScore",
+    "cubic_sparsity",
+]
 
 
 class KeepPrunedWeightsZero(Callback):
@@ -35,6 +41,30 @@ class KeepPrunedWeightsZero(Callback):
             apply_masks(net.module_, masks)
 
 
+class InterleavedPruning(Callback):
+    """Run the estimator's pruning events at the start of fine-tuning epochs.
+
+    With ``pruning_schedule="interleaved"`` the estimators prune in a few events spread
+    over the start of fine-tuning, each followed by masked training; this callback
+    tells the estimator which fine-tuning epoch begins. It does nothing in the dense
+    phase or with ``pruning_schedule="before"``.
+    """
+
+    def on_train_begin(self, net, X=None, y=None, phase=None, **kwargs):
+        """Count the fine-tuning epochs from zero."""
+        self.epoch_ = 0
+        self.active_ = phase == "fine_tune"
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        """Let the estimator prune if an event is due at this epoch."""
+        if getattr(self, "active_", False):
+            net._pruning_event(self.epoch_)
+
+    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        """One more fine-tuning epoch done."""
+        self.epoch_ = getattr(self, "epoch_", 0) + 1
+
+
 class ValidationScore(Callback):
     """Record the validation score (accuracy or R^2) after every epoch.
 
@@ -54,10 +84,11 @@ class ValidationScore(Callback):
             targets.append(yi.detach().cpu())
             if isinstance(Xi, dict) and "sample_weight" in Xi:
                 weights.append(Xi["sample_weight"].detach().cpu())
+        weights = torch.cat(weights).numpy() if weights else None
+        if weights is not None and not weights.sum() > 0:
+            weights = None  # every validation row has weight 0: score them all alike
         score = net._validation_score(
-            torch.cat(targets).numpy(),
-            torch.cat(predictions).numpy(),
-            torch.cat(weights).numpy() if weights else None,
+            torch.cat(targets).numpy(), torch.cat(predictions).numpy(), weights
         )
         net.history.record("valid_score", float(score))
 

@@ -104,6 +104,13 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
         self._label_encoder = LabelEncoder().fit(np.arange(n_outputs))
         self.n_outputs_ = n_outputs
 
+    def _check_weighted_target(self, y, weights) -> None:
+        if weights is not None and len(np.unique(y[weights > 0])) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes with a "
+                "positive sample_weight; the weights leave a single class."
+            )
+
     def _check_same_classes(self, classes) -> None:
         classes = np.unique(np.asarray(classes))
         if not np.array_equal(classes, self.classes_):
@@ -176,13 +183,15 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Inputs.
+        X : array-like of shape (n_samples, n_features), or a torch Dataset
+            Inputs. A torch ``Dataset`` (what skorch's scoring callbacks pass while
+            training) holds the encoded targets, so for it the class indices
+            ``0 .. n_classes - 1`` are returned, as skorch's own classifier does.
 
         Returns
         -------
         y : ndarray of shape (n_samples,)
-            Labels from ``classes_``.
+            Labels from ``classes_`` (indices for a torch Dataset).
         """
-        proba = self.predict_proba(X)
-        return self.classes_[proba.argmax(axis=1)]
+        index = self.predict_proba(X).argmax(axis=1)
+        return index if isinstance(X, torch.utils.data.Dataset) else self.classes_[index]

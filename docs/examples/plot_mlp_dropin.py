@@ -1,0 +1,163 @@
+"""
+A drop-in for scikit-learn's MLPClassifier: early stopping and sample weights
+=============================================================================
+
+``ECPrunedMLPClassifier`` takes the parameters of scikit-learn's
+:class:`~sklearn.neural_network.MLPClassifier` that have a meaning for it and exposes
+the same fitted attributes (``loss_curve_``, ``validation_scores_``,
+``best_validation_score_``, ``n_iter_``, ``coefs_``, ...). This example fits both on an
+imbalanced problem, with early stopping on a held-out validation set and with sample
+weights that balance the classes, and compares their training curves. The pruned
+network keeps a fifth of the weights of the dense one.
+"""
+
+# %%
+# An imbalanced problem
+# ---------------------
+# Nine samples in ten belong to class 0. Balanced sample weights (each class weighs as
+# much as the other in the loss) are scikit-learn's
+# :func:`~sklearn.utils.class_weight.compute_sample_weight`.
+
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.datasets import make_classification
+from sklearn.metrics import balanced_accuracy_score, recall_score
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.class_weight import compute_sample_weight
+
+from sklearn_ecprune import ECPrunedMLPClassifier
+
+X, y = make_classification(
+    n_samples=2000,
+    n_features=20,
+    n_informative=6,
+    weights=[0.9, 0.1],
+    flip_y=0.02,
+    random_state=0,
+)
+X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y, random_state=0)
+scaler = StandardScaler().fit(X_train)
+X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+weights = compute_sample_weight("balanced", y_train)
+print("class counts:", np.bincount(y_train), "weights:", np.unique(weights).round(2))
+
+# %%
+# The same parameters for both
+# ----------------------------
+# ``early_stopping=True`` holds out ``validation_fraction`` of the training rows
+# (stratified) and stops when the validation measure has not improved by ``tol`` for
+# ``n_iter_no_change`` epochs. ``max_iter`` of scikit-learn is ``max_epochs`` here and
+# ``learning_rate_init`` is ``lr``; ``hidden_layer_sizes``, ``alpha``, ``batch_size``,
+# ``tol``, ``n_iter_no_change``, ``validation_fraction`` and ``random_state`` have the
+# same names. On top of that, ``fit`` prunes 80 % of the weights
+# (``sparsity=0.8``, the default) and fine-tunes the rest for ``fine_tune_epochs``.
+
+common = dict(
+    hidden_layer_sizes=(32,),
+    alpha=1e-4,
+    batch_size=200,
+    early_stopping=True,
+    validation_fraction=0.1,
+    n_iter_no_change=10,
+    tol=1e-4,
+    random_state=0,
+)
+sk = MLPClassifier(**common, max_iter=200, learning_rate_init=1e-3)
+ours = ECPrunedMLPClassifier(**common, max_epochs=200, lr=1e-3, fine_tune_epochs=10)
+
+results = {}
+for name, model in [("MLPClassifier", sk), ("ECPrunedMLPClassifier", ours)]:
+    for weighted in (False, True):
+        model.fit(X_train, y_train, sample_weight=weights if weighted else None)
+        pred = model.predict(X_test)
+        results[name, weighted] = {
+            "balanced accuracy": balanced_accuracy_score(y_test, pred),
+            "recall of class 1": recall_score(y_test, pred),
+            "epochs": model.n_iter_,
+            "loss_curve_": list(model.loss_curve_),
+            "validation_scores_": list(model.validation_scores_),
+        }
+
+for (name, weighted), r in results.items():
+    print(
+        f"{name:<22} {'balanced weights' if weighted else 'no weights':<16} "
+        f"balanced accuracy {r['balanced accuracy']:.3f}, "
+        f"recall of class 1 {r['recall of class 1']:.3f}, {r['epochs']} epochs"
+    )
+
+# %%
+# With the balanced weights both models trade some accuracy on the majority class for
+# a higher recall of the rare class. The weights also weigh the validation loss and
+# score that early stopping watches, in both estimators.
+#
+# Training curves
+# ---------------
+# ``loss_curve_`` is the training loss of every epoch and ``validation_scores_`` the
+# accuracy on the held-out rows, as in scikit-learn. For the pruned estimator they run
+# over both phases of ``fit``: dense training, then fine-tuning after the pruning
+# (``n_iter_`` counts both). The step at the boundary is what removing 80 % of the
+# weights cost (after the default method's compensation), and what fine-tuning then
+# works on.
+
+n_fine = ours.fine_tune_epochs
+fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+for name, style in [("MLPClassifier", "--"), ("ECPrunedMLPClassifier", "-")]:
+    r = results[name, True]
+    for ax, curve in zip(axes, (r["loss_curve_"], r["validation_scores_"]), strict=True):
+        ax.plot(np.arange(1, len(curve) + 1), curve, style, label=name)
+boundary = results["ECPrunedMLPClassifier", True]["epochs"] - n_fine + 0.5
+for ax in axes:
+    ax.axvline(boundary, color="0.6", linewidth=1)
+    ax.set_xlabel("epoch")
+    ax.legend()
+axes[0].annotate(
+    "pruned here, then fine-tuned",
+    xy=(boundary, 1.0),
+    xycoords=("data", "axes fraction"),
+    xytext=(-4, -4),
+    textcoords="offset points",
+    ha="right",
+    va="top",
+)
+axes[0].set_ylabel("training loss (loss_curve_)")
+axes[1].set_ylabel("validation accuracy (validation_scores_)")
+fig.suptitle("Balanced sample weights, early stopping")
+fig.tight_layout()
+
+# %%
+# Early stopping: what differs
+# ----------------------------
+# scikit-learn stops on the validation *score* and restores the weights of the epoch
+# with the best score. The estimators stop on the validation *loss* (skorch's
+# ``EarlyStopping`` on ``valid_loss``) and restore the weights of the epoch with the
+# lowest validation loss, in each phase. ``validation_scores_`` is recorded alongside,
+# and ``best_validation_score_`` is the best score of all epochs of both phases: it can
+# belong to the dense network before pruning rather than to the model that ``fit``
+# returns. Without ``early_stopping`` both stop when the training loss has not improved
+# by ``tol`` for ``n_iter_no_change`` epochs, and ``best_loss_`` is the lowest training
+# loss (``None`` with early stopping, as in scikit-learn).
+
+fine = ours.validation_scores_[-ours.fine_tune_epochs :]
+dense = ours.validation_scores_[: -ours.fine_tune_epochs]
+print(f"best_validation_score_: {ours.best_validation_score_:.3f}")
+print(
+    f"best validation score of the dense epochs: {max(dense):.3f}, "
+    f"of the fine-tuning epochs: {max(fine):.3f}"
+)
+print("best_loss_ with early stopping:", ours.best_loss_)
+
+# %%
+# The fitted network
+# ------------------
+# ``coefs_`` and ``intercepts_`` have scikit-learn's layout (``coefs_[i]`` of shape
+# ``(n_in, n_out)``); the pruned weights are exact zeros. ``sparsity_`` is the share of
+# zeros and ``pruning_report_`` the per-layer table.
+
+print("layers:", ours.n_layers_, "output activation:", ours.out_activation_)
+print("coefs_ shapes:", [c.shape for c in ours.coefs_])
+print("zeros in coefs_:", [float(np.mean(c == 0).round(3)) for c in ours.coefs_])
+print("sparsity_:", round(ours.sparsity_, 3))
+print(ours.pruning_report_)
+print("predict_log_proba:", ours.predict_log_proba(X_test[:2]).round(3))
