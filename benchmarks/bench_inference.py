@@ -81,7 +81,7 @@ def main() -> None:
             cells = []
             for batch in BATCHES:
                 calls = {
-                    "auto": lambda b=batch: net.predict_proba(X_batch[b]),
+                    "auto": lambda b=batch, n=net: n.predict_proba(X_batch[b]),
                     "dense": lambda b=batch, d=dense: d.predict_proba(X_batch[b]),
                 }
                 t = timings(calls, args.repeats if batch > 1 else 10 * args.repeats)

@@ -94,7 +94,7 @@ def estimator_cost(repeats: int) -> None:
             module = copy.deepcopy(dense.module_)
             rows = np.random.default_rng(0).choice(len(X), min(2048, len(X)), replace=False)
             X_cal = torch.as_tensor(X[rows], dtype=torch.float32)
-            zero_seconds = cpu_seconds(lambda: prune_mlp(module, X_cal, 0.0))
+            zero_seconds = cpu_seconds(lambda m=module, x=X_cal: prune_mlp(m, x, 0.0))
             identical = all(
                 torch.equal(p, q)
                 for p, q in zip(module.parameters(), dense.module_.parameters(), strict=True)

@@ -1,21 +1,33 @@
-"""Pruning quality benchmark: test loss against sparsity, through the estimators.
+"""Quality benchmark: the pruning alone, and the whole fit against gradual magnitude pruning.
 
-Every number is a fit of ``Pipeline([StandardScaler(), ECPrunedMLP*(...)])`` as a user
-writes it (:func:`sklearn_ecprune.cli._sweep.run_sweep`): per (data set, architecture,
-seed) the dense network trains once (a temporary ``memory=``), and every configuration
-of :data:`~sklearn_ecprune.cli._configurations.SWEEP_CONFIGURATIONS` prunes it at every
-sparsity, without fine-tuning (``fine_tune_epochs=0``): the quality of the pruning
-itself. Writes ``docs/benchmarks/quality.md`` (tables and the done-when checks),
-``quality.csv`` (every fit) and ``quality_*.png``.
+Every number is a fit of ``Pipeline([preprocessor, ECPrunedMLP*(...)])`` as a user writes
+it, on 75/25 splits of scikit-learn's data sets, the paper's diffusion-sorption scenario
+and real tables with categorical columns (``sklearn_ecprune.datasets``; tables capped at
+5,000 rows), hidden layers (256, 128), seeds 0-2.
+
+Part 1, the pruning alone (``fine_tune_epochs=0``): per (data set, seed) the dense network
+is trained once (a temporary ``memory=``) and every configuration of
+:data:`~sklearn_ecprune.cli._configurations.SWEEP_CONFIGURATIONS` prunes it at every
+sparsity (:func:`~sklearn_ecprune.cli._sweep.run_sweep`).
+
+Part 2, the whole fit at the estimator's defaults against train-time baselines at
+0.8-0.98 sparsity: gradual magnitude pruning (Zhu & Gupta, the
+:class:`~sklearn_ecprune.GradualMagnitudePruning` callback on the same estimator at
+``sparsity=0``, no early stopping) trained for as many epochs as the default fit used in
+all (dense phase and fine-tuning), and scikit-learn's MLP with ``early_stopping=True``
+at sparsity 0. The cost of each default fit is compared with its dense phase alone.
+
+Writes ``docs/benchmarks/quality.md`` (checks and tables), ``quality.csv``,
+``quality_fit.csv`` and ``quality_*.png``.
 
 Usage::
 
     python benchmarks/bench_quality.py            # full run, 2 processes
-    python benchmarks/bench_quality.py --quick    # smoke run, about a minute
+    python benchmarks/bench_quality.py --quick    # smoke run, a few minutes
     python benchmarks/bench_quality.py --replot   # redraw the figures from quality.csv
 
-A ``--quick`` run writes ``quality_quick.*`` into a new temporary folder (printed at the
-end) unless ``--out`` is given, so a smoke run never touches the committed results.
+A ``--quick`` run writes into a new temporary folder (printed at the end) unless ``--out``
+is given, so a smoke run never touches the committed results.
 """
 
 from __future__ import annotations
@@ -27,17 +39,23 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from joblib import Parallel, delayed
+from sklearn.base import clone
+from sklearn.metrics import log_loss, mean_squared_error
 from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.pipeline import make_pipeline
 from tqdm.auto import tqdm
 
+from sklearn_ecprune import GradualMagnitudePruning
 from sklearn_ecprune.cli._configurations import DEFAULT_CONFIGURATION, SWEEP_CONFIGURATIONS
 from sklearn_ecprune.cli._plots import plot_sweep
-from sklearn_ecprune.cli._sweep import competing, run_sweep
+from sklearn_ecprune.cli._sweep import competing, make_pipeline_for, run_sweep
 from sklearn_ecprune.cli._tables import markdown_tables
-from sklearn_ecprune.datasets import load_dataset
+from sklearn_ecprune.datasets import load_dataset, make_preprocessor
 
 # (label, load_dataset name, noise): diffusion-sorption's noise is relative (std of the
 # noise / std of the clean target), friedman's is scikit-learn's absolute one.
@@ -48,31 +66,49 @@ DATASETS = [
     ("diabetes", "diabetes", 0.0),
     ("friedman1", "friedman", 1.0),
     ("diff-sorp-0.02", "diffusion-sorption", 0.02),
-    ("diff-sorp-0.2", "diffusion-sorption", 0.2),
+    ("hdma", "hdma", 0.0),
+    ("chile", "chile", 0.0),
+    ("ofp_privins", "ofp_privins", 0.0),
+    ("slid", "slid", 0.0),
+    ("computers", "computers", 0.0),
+    ("medexp", "medexp", 0.0),
 ]
-ARCHITECTURES = [(100,), (256, 128)]
+HIDDEN = (256, 128)
+MAX_ROWS = 5000
 SPARSITIES = [0.5, 0.7, 0.8, 0.9, 0.95, 0.98]
+FIT_SPARSITIES = [0.8, 0.9, 0.95, 0.98]
 SEEDS = [0, 1, 2]
 TEST_SIZE = 0.25
-# The default, the baselines and this project's other methods; the step-count
-# ablations of the default only with --ablations.
+# The default, the baselines and ecp-ls (the exact refit, for the cost/quality trade);
+# ecp-obs (measured not to help, twice ecp-ls's cost) and the step-count ablations only
+# with --ablations.
 CONFIGURATIONS = [n for n, c in SWEEP_CONFIGURATIONS.items() if c.kind != "ablation"]
-ABLATIONS = [n for n, c in SWEEP_CONFIGURATIONS.items() if c.kind == "ablation"]
+CONFIGURATIONS.remove("ecp-obs")
+ABLATIONS = ["ecp-obs", *(n for n, c in SWEEP_CONFIGURATIONS.items() if c.kind == "ablation")]
 FIGURE_COLUMNS = 4
 FIGURES = {
-    "classification": ["digits", "breast_cancer", "wine"],
-    "regression": ["diabetes", "friedman1", "diff-sorp-0.02", "diff-sorp-0.2"],
+    "classification": ["digits", "breast_cancer", "wine", "hdma", "chile", "ofp_privins"],
+    "regression": ["diabetes", "friedman1", "diff-sorp-0.02", "slid", "computers", "medexp"],
 }
 
 
-def sweep_one(label, name, noise, hidden, sparsities, seeds, configurations):
-    """The sweep of one (data set, architecture), in one process with one torch thread."""
-    torch.set_num_threads(1)
+def split(name: str, noise: float):
+    """The data set, capped at MAX_ROWS rows, split 75/25 (stratified for classifiers)."""
     data = load_dataset(name, noise=noise, random_state=0)
-    stratify = data.y if data.task == "classification" else None
-    X_train, X_test, y_train, y_test = train_test_split(
-        data.X, data.y, test_size=TEST_SIZE, random_state=0, stratify=stratify
-    )
+    X, y = data.X, data.y
+    if len(y) > MAX_ROWS:
+        rows = np.sort(np.random.default_rng(0).choice(len(y), MAX_ROWS, replace=False))
+        X = X.iloc[rows] if hasattr(X, "iloc") else X[rows]
+        y = y[rows]
+    stratify = y if data.task == "classification" else None
+    parts = train_test_split(X, y, test_size=TEST_SIZE, random_state=0, stratify=stratify)
+    return data, parts
+
+
+def sweep_one(label, name, noise, sparsities, seeds, configurations):
+    """Part 1 for one data set, in one process with one torch thread."""
+    torch.set_num_threads(1)
+    data, (X_train, X_test, y_train, y_test) = split(name, noise)
     return run_sweep(
         X_train,
         y_train,
@@ -82,17 +118,87 @@ def sweep_one(label, name, noise, hidden, sparsities, seeds, configurations):
         configurations=configurations,
         sparsities=sparsities,
         seeds=seeds,
-        estimator_params={"hidden_layer_sizes": hidden},
+        estimator_params={"hidden_layer_sizes": HIDDEN},
+        preprocessor=make_preprocessor(data),
         dataset=label,
     )
 
 
-def criteria(frame: pd.DataFrame, default: str = DEFAULT_CONFIGURATION) -> str:
-    """The done-when checks of the issues, computed from the frame, as markdown."""
+def _loss_and_score(model, X, y, task, y_train):
+    if task == "classification":
+        proba = model.predict_proba(X)
+        classes = model.classes_
+        return log_loss(y, proba, labels=classes), float(np.mean(classes[proba.argmax(1)] == y))
+    pred = model.predict(X)
+    mse = float(mean_squared_error(y, pred))
+    return mse / float(np.var(y_train)), 1.0 - mse / float(np.var(y))
+
+
+def fit_one(label, name, noise, seed, sparsities):
+    """Part 2 for one (data set, seed): default fits, GMP and scikit-learn's MLP."""
+    torch.set_num_threads(1)
+    data, (X_train, X_test, y_train, y_test) = split(name, noise)
+    task, prepare = data.task, make_preprocessor(data)
+    rows = []
+
+    def record(method, sparsity, model, seconds, epochs, **extra):
+        loss, score = _loss_and_score(model, X_test, y_test, task, y_train)
+        rows.append(
+            dict(dataset=label, task=task, seed=seed, method=method, sparsity=sparsity,
+                 loss=loss, score=score, seconds=seconds, epochs=epochs, **extra)
+        )  # fmt: skip
+
+    def timed_fit(model):
+        start = time.process_time()
+        model.fit(X_train, y_train)
+        return model, time.process_time() - start
+
+    with tempfile.TemporaryDirectory(prefix="ecprune-memory-") as cache:
+        base = make_pipeline_for(
+            task, prepare, hidden_layer_sizes=HIDDEN, random_state=seed, memory=cache
+        )
+        dense, dense_seconds = timed_fit(clone(base).set_params(net__sparsity=0.0))
+        dense_epochs = dense[-1].n_iter_
+        record("dense", 0.0, dense, dense_seconds, dense_epochs)
+        _, restore_seconds = timed_fit(clone(base).set_params(net__sparsity=0.0))
+        mlp = MLPClassifier if task == "classification" else MLPRegressor
+        sk, sk_seconds = timed_fit(
+            make_pipeline(
+                clone(prepare),
+                mlp(hidden_layer_sizes=HIDDEN, early_stopping=True, random_state=seed),
+            )
+        )
+        record("sklearn-mlp", 0.0, sk, sk_seconds, sk[-1].n_iter_)
+        for sparsity in sparsities:
+            model, seconds = timed_fit(clone(base).set_params(net__sparsity=sparsity))
+            after = max(0.0, seconds - restore_seconds)
+            epochs = model[-1].n_iter_
+            record(
+                "default", sparsity, model, dense_seconds + after, epochs,
+                cost_ratio=(dense_seconds + after) / dense_seconds,
+            )  # fmt: skip
+            gmp = make_pipeline_for(
+                task,
+                prepare,
+                hidden_layer_sizes=HIDDEN,
+                random_state=seed,
+                sparsity=0.0,
+                early_stopping=False,
+                max_epochs=epochs,
+                n_iter_no_change=epochs,
+                callbacks=[("gmp", GradualMagnitudePruning(final_sparsity=sparsity))],
+            )
+            gmp, gmp_seconds = timed_fit(gmp)
+            record("gmp", sparsity, gmp, gmp_seconds, gmp[-1].n_iter_)
+    return pd.DataFrame(rows)
+
+
+def pruning_checks(frame: pd.DataFrame, default: str = DEFAULT_CONFIGURATION) -> list[str]:
+    """Part 1's checks: wins at sparsity >= 0.8, the ratio to ecp-ls, against magnitude."""
     keys = ["dataset", "architecture", "sparsity"]
     high = frame[(frame["sparsity"] >= 0.8) & (frame["method"] != "dense")]
     stats = high.groupby([*keys, "method"])["loss"].agg(["mean", "std"]).reset_index()
-    lines = ["## Checks", ""]
+    lines = []
     baselines = [default, *(n for n, c in SWEEP_CONFIGURATIONS.items() if c.kind == "baseline")]
     for label, methods in (
         ("the baselines", baselines),
@@ -100,44 +206,100 @@ def criteria(frame: pd.DataFrame, default: str = DEFAULT_CONFIGURATION) -> str:
     ):
         part = stats[stats["method"].isin(methods)]
         best = part.loc[part.groupby(keys)["mean"].idxmin()]
-        won = int((best["method"] == default).sum())
+        won, n_cells = int((best["method"] == default).sum()), len(best)
         lines.append(
-            f"- Sparsity >= 0.8, no fine-tuning, against {label}: `{default}` has the "
-            f"lowest mean test loss in {won} of {len(best)} cells "
-            f"({100 * won / max(1, len(best)):.0f} %)."
+            f"- Pruning alone, sparsity >= 0.8, against {label}: `{default}` has the lowest "
+            f"mean test loss in {won} of {n_cells} cells ({100 * won / max(1, n_cells):.0f} %)."
         )
     if "ecp-ls" in set(stats["method"]):
         means = stats.set_index([*keys, "method"])["mean"].unstack("method")
         ratio = (means[default] / means["ecp-ls"]).dropna()
         lines.append(
-            f"- Sparsity >= 0.8: median test-loss ratio of `{default}` to `ecp-ls` "
-            f"{ratio.median():.3f} over {len(ratio)} cells (worst {ratio.max():.3f})."
+            f"- Pruning alone, sparsity >= 0.8: median test-loss ratio of `{default}` to "
+            f"`ecp-ls` {ratio.median():.3f} over {len(ratio)} cells (worst {ratio.max():.3f})."
         )
     every = frame[frame["method"] != "dense"].groupby([*keys, "method"])["loss"]
     every = every.agg(["mean", "std"])
     dense = frame[frame["method"] == "dense"].groupby(["dataset", "architecture"])["loss"].mean()
     mine, magnitude = every.xs(default, level="method"), every.xs("magnitude", level="method")
-    regularises = (
-        magnitude["mean"] < dense.reindex(magnitude.index.droplevel("sparsity")).to_numpy()
-    )
-    worse = mine["mean"] > magnitude["mean"] + magnitude["std"].fillna(0.0)
-    counted = worse[~regularises]
+    dense_here = dense.reindex(magnitude.index.droplevel("sparsity")).to_numpy()
+    regularises = magnitude["mean"].to_numpy() < dense_here
+    worse = (mine["mean"] > magnitude["mean"] + magnitude["std"].fillna(0.0))[~regularises]
     lines.append(
-        f"- Cells where `{default}` is worse than global magnitude by more than one "
-        f"standard deviation, among those where magnitude's loss is not below the dense "
-        f"network's: {int(counted.sum())} of {len(counted)}"
-        + (f" ({', '.join(map(str, counted[counted].index))})" if counted.any() else "")
+        f"- Pruning alone: cells where `{default}` is worse than global magnitude by more "
+        "than one standard deviation, among those where magnitude's loss is not below the "
+        f"dense network's: {int(worse.sum())} of {len(worse)}"
+        + (f" ({', '.join(map(str, worse[worse].index))})" if worse.any() else "")
         + "."
     )
     seconds = frame[frame["method"] != "dense"].groupby("method")["seconds"].sum()
-    dense_seconds = frame.loc[frame["method"] == "dense", "seconds"].sum()
     lines.append(
-        f"- Time: dense fits {dense_seconds:.0f} s; pruning fits (restore + prune), per "
-        "configuration: "
+        "- Pruning time over the whole part (restore + prune), per configuration: "
         + ", ".join(f"`{m}` {s:.0f} s" for m, s in seconds.sort_values().items())
         + "."
     )
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def fit_checks(fits: pd.DataFrame) -> tuple[list[str], str]:
+    """Part 2's checks and its table of test losses (default, GMP, dense, scikit-learn)."""
+    keys = ["dataset", "sparsity"]
+    stats = fits.groupby([*keys, "method"])["loss"].agg(["mean", "std"]).unstack("method")
+    cells = pd.DataFrame(
+        {
+            "default": stats[("mean", "default")],
+            "gmp": stats[("mean", "gmp")],
+            "std_gmp": stats[("std", "gmp")].fillna(0.0),
+        }
+    ).dropna()
+    wins = cells["default"] < cells["gmp"]
+    worse = cells["default"] > cells["gmp"] + cells["std_gmp"]
+    ratio = cells["default"] / cells["gmp"]
+    lines = [
+        f"- Whole fit against GMP at the same total epochs: lower mean test loss in "
+        f"{int(wins.sum())} of {len(cells)} cells ({100 * wins.mean():.0f} %); worse by more "
+        f"than one standard deviation (of GMP's loss) in {int(worse.sum())}; median loss "
+        f"ratio {ratio.median():.3f}, worst {ratio.max():.3f}."
+    ]
+    accuracy = fits.groupby([*keys, "method"])["score"].mean()
+    if ("digits", 0.9, "default") in accuracy.index:
+        gap = accuracy[("digits", 0.0, "dense")] - accuracy[("digits", 0.9, "default")]
+        lines.append(
+            f"- digits at sparsity 0.9: accuracy {100 * accuracy[('digits', 0.9, 'default')]:.2f} "
+            f"% against the dense network's {100 * accuracy[('digits', 0.0, 'dense')]:.2f} % "
+            f"(a gap of {100 * gap:.2f} points)."
+        )
+    zero = fits[fits["sparsity"] == 0].groupby(["dataset", "method"])["loss"].mean().unstack()
+    not_worse = zero["dense"] <= zero["sklearn-mlp"]
+    lines.append(
+        f"- Sparsity 0: the default's test loss is no worse than scikit-learn's MLP with "
+        f"early_stopping=True on {int(not_worse.sum())} of {len(zero)} data sets"
+        + (f" (worse on {', '.join(zero.index[~not_worse])})" if (~not_worse).any() else "")
+        + "."
+    )
+    cost = fits.loc[fits["method"] == "default", "cost_ratio"]
+    lines.append(
+        f"- Cost of the whole default fit over its dense phase alone (CPU time): median "
+        f"{cost.median():.2f}, 90th percentile {cost.quantile(0.9):.2f}, max {cost.max():.2f}; "
+        f"{100 * (cost <= 1.25).mean():.0f} % of the fits at most 1.25."
+    )
+    table = cells.assign(ratio=ratio, win=wins).round(4)
+    header = ["data set", "sparsity", "default", "GMP", "GMP std", "ratio", "default wins"]
+    body = [
+        [d, f"{s:g}", f"{r.default:.4g}", f"{r.gmp:.4g}", f"{r.std_gmp:.2g}", f"{r.ratio:.3f}",
+         "yes" if r.win else "no"]
+        for (d, s), r in table.iterrows()
+    ]  # fmt: skip
+    lines_table = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines_table += ["| " + " | ".join(row) + " |" for row in body]
+    zero_rows = [
+        "| data set | dense (default) | scikit-learn MLP, early stopping |",
+        "|---|---|---|",
+    ]
+    zero_rows += [
+        f"| {d} | {r['dense']:.4g} | {r['sklearn-mlp']:.4g} |" for d, r in zero.iterrows()
+    ]
+    return lines, "\n".join(lines_table) + "\n\n" + "\n".join(zero_rows) + "\n"
 
 
 def write_figures(frame: pd.DataFrame, out: Path, suffix: str = "") -> list[str]:
@@ -149,38 +311,27 @@ def write_figures(frame: pd.DataFrame, out: Path, suffix: str = "") -> list[str]
             continue
         path = out / f"quality{suffix}_{task}.png"
         methods = [m for m in dict.fromkeys(part["method"]) if m != "dense"]
-        plot_sweep(part, path, methods=methods, ncols=FIGURE_COLUMNS)
+        plot_sweep(part, path, methods=methods, ncols=FIGURE_COLUMNS, metrics=("loss", "score"))
         figures.append(path.name)
     return figures
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 data sets, 1 seed, fast")
-    parser.add_argument("--ablations", action="store_true", help="also the step-count ablations")
-    parser.add_argument(
-        "--out",
-        help="output folder (default: docs/benchmarks; with --quick a new temporary folder)",
-    )
-    parser.add_argument(
-        "--replot", action="store_true", help="only redraw the figures from the CSV"
-    )
-    parser.add_argument(
-        "--jobs",
-        type=int,
-        default=2,
-        help="processes, one (data set, architecture) sweep each, one torch thread each",
-    )
+    parser.add_argument("--quick", action="store_true", help="2 data sets, 1 seed")
+    parser.add_argument("--ablations", action="store_true", help="also ecp-obs and step counts")
+    parser.add_argument("--out", help="output folder (default: docs/benchmarks)")
+    parser.add_argument("--replot", action="store_true", help="only redraw the figures")
+    parser.add_argument("--jobs", type=int, default=2, help="processes (one torch thread each)")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
-
-    datasets, architectures, sparsities, seeds = DATASETS, ARCHITECTURES, SPARSITIES, SEEDS
+    datasets, sparsities, fit_sparsities, seeds = DATASETS, SPARSITIES, FIT_SPARSITIES, SEEDS
     configurations = CONFIGURATIONS + (ABLATIONS if args.ablations else [])
     suffix = ""
     if args.quick:
-        datasets = [d for d in DATASETS if d[0] in ("digits", "friedman1")]
-        architectures, sparsities, seeds, suffix = ARCHITECTURES[:1], [0.5, 0.9], [0], "_quick"
+        datasets = [d for d in DATASETS if d[0] in ("digits", "slid")]
+        sparsities, fit_sparsities, seeds, suffix = [0.5, 0.9], [0.9], [0], "_quick"
     if args.out is not None:
         out = Path(args.out)
     elif args.quick and not args.replot:
@@ -192,24 +343,30 @@ def main(argv: list[str] | None = None) -> None:
         frame = pd.read_csv(
             out / f"quality{suffix}.csv", dtype={"dataset": str, "architecture": str}
         )
-        figures = write_figures(frame, out, suffix)
-        print(f"wrote {', '.join(str(out / f) for f in figures)}")
+        print("wrote", ", ".join(write_figures(frame, out, suffix)))
         return
 
-    tasks = [(d, hidden) for d in datasets for hidden in architectures]
     start = time.perf_counter()
-    # One process per (data set, architecture) sweep, each on one torch thread; the
-    # results do not depend on the number of jobs (every fit is seeded).
-    jobs = Parallel(n_jobs=args.jobs, return_as="generator_unordered")(
-        delayed(sweep_one)(label, name, noise, hidden, sparsities, seeds, configurations)
-        for (label, name, noise), hidden in tasks
+    jobs = [
+        delayed(sweep_one)(label, name, noise, sparsities, seeds, configurations)
+        for label, name, noise in datasets
+    ] + [
+        delayed(fit_one)(label, name, noise, seed, fit_sparsities)
+        for label, name, noise in datasets
+        for seed in seeds
+    ]
+    results = list(
+        tqdm(
+            Parallel(n_jobs=args.jobs, return_as="generator")(jobs),
+            total=len(jobs),
+            desc="sweeps and fits",
+        )
     )
-    frames = list(tqdm(jobs, total=len(tasks), desc="(data set, architecture) sweeps"))
-    order = {(d[0], "-".join(map(str, h))): i for i, (d, h) in enumerate(tasks)}
-    frames.sort(key=lambda f: order[(f["dataset"].iat[0], f["architecture"].iat[0])])
     wall = time.perf_counter() - start
-    frame = pd.concat(frames, ignore_index=True)
+    frame = pd.concat(results[: len(datasets)], ignore_index=True)
+    fits = pd.concat(results[len(datasets) :], ignore_index=True)
     frame.to_csv(out / f"quality{suffix}.csv", index=False)
+    fits.to_csv(out / f"quality{suffix}_fit.csv", index=False)
     figures = write_figures(frame, out, suffix)
 
     rows = "\n".join(
@@ -217,32 +374,45 @@ def main(argv: list[str] | None = None) -> None:
         f"| `{dict(SWEEP_CONFIGURATIONS[name].params)}` |"
         for name in configurations
     )
-    header = f"""# Pruning quality benchmark
+    fit_lines, fit_table = fit_checks(fits)
+    checks = "\n".join(["## Checks", "", *pruning_checks(frame), *fit_lines]) + "\n"
+    header = f"""# Quality benchmark
 
 Generated by `python benchmarks/bench_quality.py{" --quick" if args.quick else ""}` in
 {wall / 60:.1f} minutes ({platform.machine()}, torch {torch.__version__}, {args.jobs}
 processes of 1 thread). Do not edit by hand.
 
-Setup: data sets {", ".join(d[0] for d in datasets)} (test split {TEST_SIZE:.0%}, fixed);
-every fit is `Pipeline([StandardScaler(), ECPrunedMLPClassifier/Regressor(...)])` with
-the estimator's defaults except `hidden_layer_sizes` (
-{", ".join("-".join(map(str, a)) for a in architectures)}), `random_state` (seeds
-{seeds}) and the configuration below, with `fine_tune_epochs=0`: the pruning alone. The
-dense network of each (data set, architecture, seed) is trained once and restored for
-every configuration (`memory=`). Test loss: log-loss (classifiers); MSE divided by the
-variance of the training target (regressors). A cell is a (data set, architecture,
-sparsity) triple; a method wins a cell when its mean test loss over seeds is the
-lowest; the ablations are shown in the tables but do not compete.
+Data sets: {", ".join(d[0] for d in datasets)} (75/25 split, fixed; tables capped at
+{MAX_ROWS} rows; `make_preprocessor`: scaling, imputation and one-hot encoding). Every fit
+is a pipeline of that preprocessor and `ECPrunedMLPClassifier`/`Regressor` with hidden
+layers {"-".join(map(str, HIDDEN))}, seeds {seeds}. Test loss: log-loss (classifiers);
+MSE divided by the variance of the training target (regressors).
+
+Part 1, the pruning alone: the estimator's defaults but `fine_tune_epochs=0` and the
+configuration below; each seed's dense network is trained once and restored for every
+configuration (`memory=`). A cell is a (data set, architecture, sparsity); a method wins
+a cell with the lowest mean test loss over seeds; ablations do not compete.
 
 | name | kind | what | estimator parameters |
 |---|---|---|---|
 {rows}
 
-Figures: {", ".join(f"[{f}]({f})" for f in figures)}.
+Part 2, the whole fit: the estimator's defaults at sparsities {fit_sparsities}, against
+gradual magnitude pruning (`GradualMagnitudePruning` on the same estimator at
+`sparsity=0`, without early stopping) for as many epochs as the default fit used, and at
+sparsity 0 against scikit-learn's MLP with `early_stopping=True`.
+
+Figures (part 1): {", ".join(f"[{f}]({f})" for f in figures)}.
 
 """
-    checks = criteria(frame)
-    text = header + checks + "\n## Tables\n\n" + markdown_tables(frame, methods=configurations)
+    text = (
+        header
+        + checks
+        + "\n## Part 2: whole fit against GMP (mean test loss over seeds)\n\n"
+        + fit_table
+        + "\n## Part 1: tables\n\n"
+        + markdown_tables(frame, methods=configurations)
+    )
     (out / f"quality{suffix}.md").write_text(text)
     print(checks)
     print(f"wall time {wall / 60:.1f} min; wrote {out / f'quality{suffix}.md'}")

@@ -40,8 +40,8 @@ def main() -> None:
         X = torch.randn(rows, sizes[0], generator=torch.Generator().manual_seed(1))
         t = interleaved_medians(
             {
-                "minimum": lambda: forward_k_backward(net, X),
-                "stats": lambda: ecp_statistics(net, X),
+                "minimum": lambda net=net, X=X: forward_k_backward(net, X),
+                "stats": lambda net=net, X=X: ecp_statistics(net, X),
             },
             args.repeats,
         )

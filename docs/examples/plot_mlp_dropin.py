@@ -46,13 +46,15 @@ print("class counts:", np.bincount(y_train), "weights:", np.unique(weights).roun
 # %%
 # The same parameters for both
 # ----------------------------
-# ``early_stopping=True`` holds out ``validation_fraction`` of the training rows
-# (stratified) and stops when the validation measure has not improved by ``tol`` for
+# ``early_stopping=True`` (scikit-learn's default is ``False``, the estimators' is
+# ``True``) holds out ``validation_fraction`` of the training rows (stratified) and
+# stops when the validation measure has not improved by ``tol`` for
 # ``n_iter_no_change`` epochs. ``max_iter`` of scikit-learn is ``max_epochs`` here and
 # ``learning_rate_init`` is ``lr``; ``hidden_layer_sizes``, ``alpha``, ``batch_size``,
 # ``tol``, ``n_iter_no_change``, ``validation_fraction`` and ``random_state`` have the
-# same names. On top of that, ``fit`` prunes 80 % of the weights
-# (``sparsity=0.8``, the default) and fine-tunes the rest for ``fine_tune_epochs``.
+# same names. On top of that, ``fit`` prunes 80 % of the weights (``sparsity=0.8``,
+# the default) during a fine-tuning of ``fine_tune_epochs`` epochs (by default a fifth
+# of the dense epochs).
 
 common = dict(
     hidden_layer_sizes=(32,),
@@ -65,7 +67,7 @@ common = dict(
     random_state=0,
 )
 sk = MLPClassifier(**common, max_iter=200, learning_rate_init=1e-3)
-ours = ECPrunedMLPClassifier(**common, max_epochs=200, lr=1e-3, fine_tune_epochs=10)
+ours = ECPrunedMLPClassifier(**common, max_epochs=200, lr=1e-3)
 
 results = {}
 for name, model in [("MLPClassifier", sk), ("ECPrunedMLPClassifier", ours)]:
@@ -94,58 +96,56 @@ for (name, weighted), r in results.items():
 #
 # Training curves
 # ---------------
-# ``loss_curve_`` is the training loss of every epoch and ``validation_scores_`` the
-# accuracy on the held-out rows, as in scikit-learn. For the pruned estimator they run
-# over both phases of ``fit``: dense training, then fine-tuning after the pruning
-# (``n_iter_`` counts both). The step at the boundary is what removing 80 % of the
-# weights cost (after the default method's compensation), and what fine-tuning then
-# works on.
+# ``loss_curve_`` is the training loss of every epoch, as in scikit-learn; for the
+# pruned estimator it runs over both phases of ``fit`` (``n_iter_`` counts both): dense
+# training, then fine-tuning, during whose first epochs the network is pruned in three
+# events. ``validation_scores_`` is the accuracy on the held-out rows of every epoch
+# of the dense training; fine-tuning trains on all the rows, the held-out ones
+# included, so it has no validation scores. The training history tells the phases
+# apart: the dense epochs are those with a validation loss.
 
-n_fine = ours.fine_tune_epochs
+n_dense = sum("valid_loss" in row for row in ours.history_)
+print(f"dense epochs: {n_dense}, fine-tuning epochs: {ours.n_iter_ - n_dense}")
+
 fig, axes = plt.subplots(1, 2, figsize=(10, 4))
 for name, style in [("MLPClassifier", "--"), ("ECPrunedMLPClassifier", "-")]:
     r = results[name, True]
     for ax, curve in zip(axes, (r["loss_curve_"], r["validation_scores_"]), strict=True):
         ax.plot(np.arange(1, len(curve) + 1), curve, style, label=name)
-boundary = results["ECPrunedMLPClassifier", True]["epochs"] - n_fine + 0.5
-for ax in axes:
-    ax.axvline(boundary, color="0.6", linewidth=1)
-    ax.set_xlabel("epoch")
-    ax.legend()
+axes[0].axvline(n_dense + 0.5, color="0.6", linewidth=1)
 axes[0].annotate(
-    "pruned here, then fine-tuned",
-    xy=(boundary, 1.0),
+    "pruning and\nfine-tuning",
+    xy=(n_dense + 0.5, 1.0),
     xycoords=("data", "axes fraction"),
     xytext=(-4, -4),
     textcoords="offset points",
     ha="right",
     va="top",
 )
+for ax in axes:
+    ax.set_xlabel("epoch")
+    ax.legend(loc="center right")
 axes[0].set_ylabel("training loss (loss_curve_)")
 axes[1].set_ylabel("validation accuracy (validation_scores_)")
 fig.suptitle("Balanced sample weights, early stopping")
 fig.tight_layout()
 
 # %%
+# The loss jumps at each pruning event and falls again as the masked training
+# recovers.
+#
 # Early stopping: what differs
 # ----------------------------
 # scikit-learn stops on the validation *score* and restores the weights of the epoch
-# with the best score. The estimators stop on the validation *loss* (skorch's
-# ``EarlyStopping`` on ``valid_loss``) and restore the weights of the epoch with the
-# lowest validation loss, in each phase. ``validation_scores_`` is recorded alongside,
-# and ``best_validation_score_`` is the best score of all epochs of both phases: it can
-# belong to the dense network before pruning rather than to the model that ``fit``
-# returns. Without ``early_stopping`` both stop when the training loss has not improved
-# by ``tol`` for ``n_iter_no_change`` epochs, and ``best_loss_`` is the lowest training
+# with the best score. The estimators stop the dense training on the validation *loss*
+# (skorch's ``EarlyStopping`` on ``valid_loss``) and restore the weights of the epoch
+# with the lowest validation loss; the score is recorded alongside. So
+# ``best_validation_score_`` is the best score of the *dense* network, before pruning.
+# Without ``early_stopping`` both stop when the training loss has not improved by
+# ``tol`` for ``n_iter_no_change`` epochs, and ``best_loss_`` is the lowest training
 # loss (``None`` with early stopping, as in scikit-learn).
 
-fine = ours.validation_scores_[-ours.fine_tune_epochs :]
-dense = ours.validation_scores_[: -ours.fine_tune_epochs]
-print(f"best_validation_score_: {ours.best_validation_score_:.3f}")
-print(
-    f"best validation score of the dense epochs: {max(dense):.3f}, "
-    f"of the fine-tuning epochs: {max(fine):.3f}"
-)
+print(f"best_validation_score_ (dense network): {ours.best_validation_score_:.3f}")
 print("best_loss_ with early stopping:", ours.best_loss_)
 
 # %%
