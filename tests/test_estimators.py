@@ -141,9 +141,32 @@ def test_every_pruning_method_works_in_the_estimator(iris, pruning):
     assert clf.score(X, y) > 0.8
 
 
-def test_calibration_size_subsamples(iris):
+@pytest.mark.parametrize(
+    ("calibration_size", "schedule", "rows"),
+    [(20, "before", [20]), (None, "before", [150]), (None, "interleaved", [150, 150, 150])],
+)
+def test_calibration_size_bounds_the_rows_the_pruning_sees(
+    iris, monkeypatch, calibration_size, schedule, rows
+):
+    import sklearn_ecprune.estimators._base as base
+
+    seen = []
+    original = base.prune_mlp
+
+    def spy(module, X, *args, **kwargs):
+        seen.append(len(X))
+        return original(module, X, *args, **kwargs)
+
+    monkeypatch.setattr(base, "prune_mlp", spy)
     X, y = iris
-    clf = ECPrunedMLPClassifier(**FAST, calibration_size=20).fit(X, y)
+    clf = ECPrunedMLPClassifier(
+        **{**FAST, "fine_tune_epochs": 6},
+        calibration_size=calibration_size,
+        pruning_schedule=schedule,
+        early_stopping=False,
+    ).fit(X, y)
+    # Interleaved: one call per pruning event, on at most 512 rows each.
+    assert seen == rows
     assert clf.sparsity_ == pytest.approx(0.8, abs=1 / n_weights(clf))
 
 

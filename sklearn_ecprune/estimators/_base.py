@@ -1034,8 +1034,8 @@ class ECPrunedMixin:
                 self._fine_tune(data, y, epochs, fit_params)
             finally:
                 self._pruning_events = None
-            if not hasattr(self, "masks_") or self._measured_sparsity() < self.sparsity - 1e-9:
-                self._prune(X, y, weights)  # fine-tuning ended before the last event
+            if targets:  # fine-tuning stopped early, before the last event
+                self._prune(X, y, weights)
         self._update_sparsity()
         self._refresh_inference()
 
@@ -1072,7 +1072,8 @@ class ECPrunedMixin:
             return
         targets, X, y, weights = events
         parameters = list(self.module_.parameters())
-        self._prune(X, y, weights, sparsity=targets[epoch], n_steps=1, rows=EVENT_ROWS)
+        # Each event leaves the schedule; those left when fine-tuning ends never ran.
+        self._prune(X, y, weights, sparsity=targets.pop(epoch), n_steps=1, rows=EVENT_ROWS)
         if [id(p) for p in self.module_.parameters()] == [id(p) for p in parameters]:
             # Fresh moments in the same optimizer, so that a learning-rate scheduler
             # (which holds the optimizer) keeps working.
@@ -1081,10 +1082,6 @@ class ECPrunedMixin:
         for _, callback in self.callbacks_:
             if isinstance(callback, EarlyStopping):
                 callback.on_train_begin(self)
-
-    def _measured_sparsity(self) -> float:
-        self._update_sparsity()
-        return self.sparsity_
 
     def _partial_fit(self, X, y, classes=None, sample_weight=None, **fit_params):
         self._check_params()
