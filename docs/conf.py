@@ -14,7 +14,9 @@ Sphinx reads any page:
   (which does not follow ``.. include::``);
 * ``generated/_methods_table.inc``: the table of :data:`PRUNING_METHODS`;
 * ``generated/_benchmarks.inc``: the benchmark tables (``benchmarks/*.md``) and
-  figures (``benchmarks/*.png``) that exist, or a note when there are none.
+  figures (``benchmarks/*.png``) that exist, or a note when there are none; results
+  written by an earlier version of a benchmark script (see ``_CURRENT_RESULTS``) are
+  replaced by a "rerun pending" note.
 
 Environment variables
 ---------------------

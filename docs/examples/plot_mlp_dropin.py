@@ -131,8 +131,8 @@ fig.suptitle("Balanced sample weights, early stopping")
 fig.tight_layout()
 
 # %%
-# The loss jumps at each pruning event and falls again as the masked training
-# recovers.
+# The training loss jumps when the pruning starts, and falls again as the masked
+# training recovers between and after the pruning events.
 #
 # Early stopping: what differs
 # ----------------------------

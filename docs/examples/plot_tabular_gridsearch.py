@@ -51,11 +51,11 @@ X_train.head()
 # The pipeline
 # ------------
 # The network has two hidden layers. ``fit`` trains it densely for at most
-# ``max_epochs`` epochs, removes the fraction ``sparsity`` of its weights with the
-# default pruning method, ``"ecp-cg"`` in ``n_steps=10`` steps (ECP's ranking, then a
-# least-squares refit of every neuron's kept weights and bias by conjugate gradients),
-# then fine-tunes the remaining weights for ``fine_tune_epochs`` epochs with the pruned
-# ones held at zero.
+# ``max_epochs`` epochs (stopping early on a held-out validation loss), then
+# fine-tunes it for ``fine_tune_epochs`` epochs, during the first of which it removes
+# the fraction ``sparsity`` of its weights in three events with the default pruning
+# method, ``"ecp-cg"`` (ECP's ranking, then a least-squares refit of every neuron's
+# kept weights and bias by conjugate gradients); the pruned weights stay at zero.
 #
 # ``memory`` is a folder where the estimator caches its dense phase, as
 # ``Pipeline(memory=...)`` caches transformers: a fit that differs from an earlier one
