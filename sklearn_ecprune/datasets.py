@@ -543,9 +543,13 @@ def load_dataset(
     Returns
     -------
     dataset : Dataset
-        Named tuple ``(X, y, task, name, feature_names, target_name)`` with
-        ``X`` float64 and ``y`` int64 (classification) or float64
-        (regression).
+        Named tuple ``(X, y, task, name, feature_names, target_name,
+        categorical_features, description)``: ``X`` a float64 array for the
+        scikit-learn and synthetic sets, a pandas DataFrame (numeric and
+        categorical columns, named in ``categorical_features``) for the real
+        tables; ``y`` int64 (classification) or float64 (regression);
+        ``description`` one line on the source. :func:`make_preprocessor` builds
+        the matching scaling and encoding.
 
     Raises
     ------

@@ -170,6 +170,78 @@ def test_calibration_size_bounds_the_rows_the_pruning_sees(
     assert clf.sparsity_ == pytest.approx(0.8, abs=1 / n_weights(clf))
 
 
+def test_interleaved_report_sums_the_bias_shifts_of_all_events(iris, monkeypatch):
+    import sklearn_ecprune.estimators._base as base
+
+    reports = []
+    original = base.prune_mlp
+
+    def spy(*args, **kwargs):
+        result = original(*args, **kwargs)
+        reports.append(result.report)
+        return result
+
+    monkeypatch.setattr(base, "prune_mlp", spy)
+    X, y = iris
+    clf = ECPrunedMLPClassifier(**{**FAST, "fine_tune_epochs": 6}, early_stopping=False)
+    clf.fit(X, y)
+    report = clf.pruning_report_
+    assert len(reports) == 3 and report.extra == {"events": 3}
+    assert report.n_kept == reports[-1].n_kept
+    for i, row in enumerate(report.layers):
+        expected = sum(r.layers[i].mean_abs_bias_shift for r in reports)
+        assert row.mean_abs_bias_shift == pytest.approx(expected)
+        assert row.mean_abs_bias_shift > reports[-1].layers[i].mean_abs_bias_shift
+
+
+def test_partial_fit_prunes_again_only_when_sparsity_was_raised(iris, monkeypatch):
+    import sklearn_ecprune.estimators._base as base
+
+    calls = []
+    original = base.prune_mlp
+    monkeypatch.setattr(base, "prune_mlp", lambda *a, **k: calls.append(a[2]) or original(*a, **k))
+    X, y = iris
+    # 4 * 7 + 7 * 3 = 49 weights: 0.8 of them is not a whole number.
+    clf = ECPrunedMLPClassifier(**{**FAST, "hidden_layer_sizes": (7,)}, sparsity=0.8)
+    clf.partial_fit(X, y)
+    report = clf.pruning_report_
+    clf.partial_fit(X, y).partial_fit(X, y)
+    assert calls == [0.8] and clf.pruning_report_ == report
+    clf.set_params(sparsity=0.9).partial_fit(X, y)
+    assert calls == [0.8, 0.9]
+    assert clf.sparsity_ == pytest.approx(0.9, abs=1 / 49)
+
+
+def test_auto_fine_tuning_counts_the_dense_epochs_of_this_fit(iris):
+    X, y = iris
+    clf = ECPrunedMLPClassifier(
+        **{**FAST, "fine_tune_epochs": "auto", "max_epochs": 20},
+        early_stopping=False,
+        warm_start=True,
+    )
+    clf.fit(X, y)
+    first = len(clf.history_)
+    clf.fit(X, y)
+    assert first == 20 + 4  # a fifth of 20 dense epochs
+    assert len(clf.history_) - first == 20 + 4  # not a fifth of all 44
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"pruning_params": {"min_density": 0.1}}, r"\['min_density'\] .* apply to weights"),
+        ({"pruning": "magnitude"}, "ranks neurons by ECP"),
+        ({"scope": "layer"}, "scope='global'"),
+    ],
+)
+def test_neuron_pruning_refuses_settings_it_cannot_honour(iris, params, message):
+    X, y = iris
+    clf = ECPrunedMLPClassifier(**FAST, pruning_unit="neuron", **params)
+    with pytest.raises(ValueError, match=message):
+        clf.fit(X, y)
+    assert not hasattr(clf, "module_")
+
+
 # --- scikit-learn workflows ---------------------------------------------------------
 
 

@@ -4,6 +4,8 @@ Each test sets the estimator the way the table says a scikit-learn MLP parameter
 and checks that the fitted estimator shows the effect.
 """
 
+import inspect
+
 import numpy as np
 import pytest
 import torch
@@ -11,7 +13,7 @@ from sklearn.datasets import load_iris
 from sklearn.preprocessing import StandardScaler
 from skorch.callbacks import LRScheduler
 
-from sklearn_ecprune import ECPrunedMLPClassifier
+from sklearn_ecprune import ECPrunedMLPClassifier, ECPrunedMLPRegressor
 
 BASE = dict(max_epochs=8, n_steps=2, fine_tune_epochs=1, random_state=0, sparsity=0.5)
 
@@ -103,6 +105,13 @@ def test_early_stopping_and_validation_fraction(iris):
     assert net.best_loss_ is None
 
 
+def test_validation_score_is_recorded_at_the_epoch_that_stops_training(iris):
+    net = fit(iris, early_stopping=True, max_epochs=500, n_iter_no_change=2, tol=0.5)
+    validated = [row for row in net.history_ if "valid_loss" in row]
+    assert len(validated) < 500  # stopped early
+    assert all("valid_score" in row for row in validated)
+
+
 def test_attributes(iris):
     net = fit(iris, hidden_layer_sizes=(6,), early_stopping=False)
     assert net.n_features_in_ == 4 and net.n_outputs_ == 3 and net.n_layers_ == 3
@@ -113,6 +122,19 @@ def test_attributes(iris):
     assert net.best_loss_ == min(net.loss_curve_)
     assert list(net.classes_) == [0, 1, 2]
     np.testing.assert_allclose(np.exp(net.predict_log_proba(iris[0])), net.predict_proba(iris[0]))
+
+
+def test_partial_fit_arguments_are_in_scikit_learns_order():
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+    for ours, theirs in [
+        (ECPrunedMLPClassifier, MLPClassifier),
+        (ECPrunedMLPRegressor, MLPRegressor),
+    ]:
+        names = list(inspect.signature(ours.partial_fit).parameters)
+        assert names[: len(inspect.signature(theirs.partial_fit).parameters)] == list(
+            inspect.signature(theirs.partial_fit).parameters
+        )
 
 
 def test_partial_fit_takes_classes_and_sample_weight(iris):

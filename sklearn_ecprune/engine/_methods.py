@@ -38,7 +38,21 @@ _F64 = torch.float64
 
 @dataclass
 class LayerContext:
-    """What a method may look at when it scores one layer."""
+    """What a method may look at when it scores one layer.
+
+    ``prune_mlp`` builds one per layer and step and passes it to the method's
+    ``compute_scores``; ``stats`` is filled when the method asks for statistics
+    (``needs_statistics``), ``loss_grad`` when it asks for the loss gradient.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ecprune.engine import PRUNING_METHODS, LayerContext
+    >>> layer = torch.nn.Linear(4, 2)
+    >>> scores = PRUNING_METHODS["magnitude"]().compute_scores(LayerContext("0", layer))
+    >>> scores.shape
+    torch.Size([2, 4])
+    """
 
     name: str
     layer: nn.Linear

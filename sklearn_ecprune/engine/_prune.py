@@ -47,7 +47,23 @@ __all__ = ["EmptyLayerWarning", "PruneConfig", "apply_masks", "ecp_importance", 
 
 
 class EmptyLayerWarning(UserWarning):
-    """A pruned layer kept no weight: its output no longer depends on its input."""
+    """A pruned layer kept no weight: its output no longer depends on its input.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import torch
+    >>> from sklearn_ecprune import EmptyLayerWarning, prune_mlp
+    >>> net = torch.nn.Sequential(torch.nn.Linear(50, 50), torch.nn.ReLU(),
+    ...                           torch.nn.Linear(50, 1))
+    >>> with torch.no_grad():
+    ...     _ = net[2].weight.mul_(1e-4)  # a tiny last layer goes first
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = prune_mlp(net, torch.randn(64, 50), 0.9, method="magnitude")
+    >>> any(issubclass(w.category, EmptyLayerWarning) for w in caught)
+    True
+    """
 
 
 _PRUNE_CONSTRAINTS = {
@@ -160,7 +176,18 @@ def apply_masks(module: nn.Module, masks: dict[str, torch.Tensor]) -> None:
 
 @dataclass(frozen=True)
 class PruneConfig:
-    """The checked options of one :func:`prune_mlp` run (see its parameters)."""
+    """The checked options of one :func:`~sklearn_ecprune.prune_mlp` run.
+
+    Built by ``prune_mlp`` from its arguments after checking them, and passed on
+    to the steps of the run (statistics, selection, refit).
+
+    Examples
+    --------
+    >>> from sklearn_ecprune.engine import PRUNING_METHODS, PruneConfig
+    >>> config = PruneConfig(sparsity=0.9, method=PRUNING_METHODS["ecp-cg"]())
+    >>> config.n_steps, config.batch_size
+    (10, 512)
+    """
 
     sparsity: float
     method: PruningMethod
@@ -254,21 +281,26 @@ def prune_mlp(
         Fraction of the weights of the pruned layers that end at zero; exactly
         ``round(sparsity * n_weights)`` weights. Weights already at zero count as
         pruned and stay pruned.
-    method : str, default="ecp"
-        The criterion, a key of :data:`PRUNING_METHODS`: ``"ecp"`` (the paper),
-        ``"ecp-ls"`` (ECP ranking with a least-squares refit of the kept weights),
-        ``"magnitude"``, ``"gradient"`` (needs ``y``), ``"obd"``, ``"wanda"``,
-        ``"random"``, ``"nonlinear"`` (exact and slow).
+    method : str, PruningMethod or PruningMethod subclass, default="ecp-cg"
+        The criterion: a key of :data:`PRUNING_METHODS` (:data:`DEFAULT_METHOD`,
+        ``"ecp-cg"``, is ECP's ranking with a conjugate-gradient refit of the kept
+        weights; ``"ecp"`` is the paper's method; ``"ecp-ls"`` refits exactly;
+        ``"ecp-obs"`` ranks by the error left after that refit; ``"magnitude"``,
+        ``"gradient"`` (needs ``y``), ``"obd"``, ``"wanda"``, ``"random"``,
+        ``"nonlinear"`` (exact and slow)), or a method instance or class (see
+        :func:`register_method`).
     scope : {"global", "layer"}, default="global"
         One threshold across layers, or the same ratio in every layer.
-    n_steps : int, default=1
+    n_steps : int, default=10
         Steps of a geometric schedule on density; the statistics are recomputed
-        on the partly pruned network at every step.
+        on the partly pruned network at every step. A step that removes nothing
+        is skipped, so ``sparsity=0`` leaves the network bit-identical.
     compensate : bool or None, default=None
         Shift the biases of pruned weights. ``None`` uses the method's default
-        (on for ``"ecp"`` and ``"nonlinear"``, off for the others). A refitting
-        method (``"ecp-ls"``) always compensates, through its refit of the kept
-        weights and the bias; ``compensate=False`` is an error there.
+        (on for the ECP methods and ``"nonlinear"``, off for the others). The
+        refitting methods (``"ecp-cg"``, ``"ecp-ls"``, ``"ecp-obs"``) always
+        compensate, through their refit of the kept weights and the bias;
+        ``compensate=False`` is an error there.
     layers : iterable of nn.Linear or str, default=None
         Prune only these layers. ``None`` means every Linear layer.
     y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None

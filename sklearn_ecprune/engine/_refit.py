@@ -349,7 +349,7 @@ def _weighted_residual(
         residual *= s[start : start + chunk].to(residual.dtype)
         total[:, :in_features].addmm_(residual.T, rows)
         total[:, in_features] += residual.sum(0)
-    return total / n
+    return total.div_(n)
 
 
 def refit_layer_cg(
@@ -407,14 +407,15 @@ def refit_layer_cg(
     x = start * mask
     if bias_shift is not None and has_bias:
         x[:, in_features] += bias_shift.to(dtype)
-    residual = (_weighted_residual(a, s, x, target, chunk) - lam[:, None] * (x - start)) * mask
+    residual = _weighted_residual(a, s, x, target, chunk)
+    residual.sub_(lam[:, None] * (x - start)).mul_(mask)
+    del start, diag  # not needed any more: the iterations run at the peak memory
     z = residual / preconditioner
     direction = z.clone()
     rz = (residual * z).sum(1, dtype=_F64)
     for _ in range(iterations):
-        applied = (
-            _weighted_residual(a, s, direction, None, chunk) + lam[:, None] * direction
-        ) * mask
+        applied = _weighted_residual(a, s, direction, None, chunk)
+        applied.addcmul_(lam[:, None], direction).mul_(mask)
         curvature = (direction * applied).sum(1, dtype=_F64)
         alpha = torch.where(curvature > 0, rz / curvature.clamp_min(1e-300), 0.0).to(dtype)
         x.addcmul_(alpha[:, None], direction)

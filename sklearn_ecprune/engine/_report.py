@@ -142,7 +142,16 @@ class PruningReport:
         return 1.0 - self.n_kept / self.n_weights if self.n_weights else 0.0
 
     def to_frame(self):
-        """The report as a pandas DataFrame, one row per layer."""
+        """The report as a pandas DataFrame, one row per layer.
+
+        Examples
+        --------
+        >>> from sklearn_ecprune import LayerReport, PruningReport
+        >>> report = PruningReport([LayerReport("0", (4, 3), 12, 3, 0.1)], "ecp", 0.75)
+        >>> report.to_frame()[["layer", "kept", "sparsity"]]
+          layer  kept  sparsity
+        0     0     3      0.75
+        """
         import pandas as pd
 
         return pd.DataFrame(

@@ -40,6 +40,15 @@ class InvalidParameterError(ValueError, TypeError):
         The rejected value.
     expected : str
         What the parameter accepts, in words.
+
+    Examples
+    --------
+    >>> from sklearn_ecprune import ECPrunedMLPClassifier, InvalidParameterError
+    >>> try:
+    ...     ECPrunedMLPClassifier(sparsity=1.5).fit([[0.0], [1.0]], [0, 1])
+    ... except InvalidParameterError as error:
+    ...     print(error.name, isinstance(error, ValueError))
+    sparsity True
     """
 
     def __init__(self, name: str, value: Any, expected: str, owner: str | None = None):

@@ -35,6 +35,7 @@ from torch.utils.data import DataLoader
 
 from ..engine._methods import DEFAULT_METHOD, METHOD, PRUNING_METHODS, register_method
 from ..engine._prune import prune_mlp
+from ..engine._report import LayerReport, PruningReport
 from ..engine._sparse import SparseLinear, prefers_sparse, replace_submodule
 from ..engine._structured import compact_module, prune_neurons
 from ..engine._validation import (
@@ -83,6 +84,7 @@ _AFTER_DENSE_PARAMS = frozenset(
 )
 # prune_mlp's options that have no parameter of their own on the estimators.
 PRUNING_PARAMS = ("min_density", "sequential", "ridge", "cg_iterations", "batch_size", "output_fn")
+NEURON_PRUNING_PARAMS = ("batch_size", "output_fn")
 
 # fine_tune_epochs="auto": this share of the dense epochs, and at least MIN_FINE_TUNE.
 FINE_TUNE_SHARE = 0.2
@@ -124,6 +126,28 @@ def _keep_identity(value: Any, memo: dict[int, Any]) -> None:
     if isinstance(value, list | tuple | dict):
         for item in items:
             _keep_identity(item, memo)
+
+
+def _merged_report(reports: list[PruningReport]) -> PruningReport:
+    """One report for a fit's pruning events: the last event's shapes and kept weights.
+
+    The bias shifts add up over the events: the mean over a layer's units of the
+    total absolute shift is the sum of the events' means.
+    """
+    if len(reports) == 1 or len({tuple(r.name for r in rep.layers) for rep in reports}) > 1:
+        return reports[-1]
+    last = reports[-1]
+    rows = [
+        LayerReport(
+            row.name,
+            row.shape,
+            row.n_weights,
+            row.n_kept,
+            sum(rep.layers[i].mean_abs_bias_shift for rep in reports),
+        )
+        for i, row in enumerate(last.layers)
+    ]
+    return PruningReport(rows, last.method, last.target_sparsity, {"events": len(reports)})
 
 
 def _dense(X) -> np.ndarray:
@@ -435,6 +459,29 @@ class ECPrunedMixin:
                     f"options it takes are {list(PRUNING_PARAMS)} (the other options of "
                     "prune_mlp are parameters of the estimator)."
                 )
+        if self.pruning_unit == "neuron":
+            self._check_neuron_params(owner)
+
+    def _check_neuron_params(self, owner: str) -> None:
+        """Refuse the weight-pruning settings that removing neurons cannot honour."""
+        ignored = sorted(set(self.pruning_params or {}) - set(NEURON_PRUNING_PARAMS))
+        if ignored:
+            raise ValueError(
+                f"pruning_params {ignored} of {owner} apply to weights; with "
+                f"pruning_unit='neuron' only {list(NEURON_PRUNING_PARAMS)} are used."
+            )
+        if not (isinstance(self.pruning, str) and self.pruning.startswith("ecp")):
+            raise ValueError(
+                f"pruning_unit='neuron' ranks neurons by ECP's neuron score (the error left "
+                f"after compensating through the next layer's bias); {owner} got "
+                f"pruning={self.pruning!r}, a weight criterion. Use pruning_unit='weight', "
+                "or keep an 'ecp' method."
+            )
+        if self.scope != "global":
+            raise ValueError(
+                f"pruning_unit='neuron' removes neurons across all hidden layers at once; "
+                f"{owner} got scope={self.scope!r}. Use scope='global'."
+            )
 
     def initialize_criterion(self):
         """The training loss, per sample (``get_loss`` averages, with sample weights).
@@ -506,8 +553,13 @@ class ECPrunedMixin:
     @property
     def _default_callbacks(self):
         validates = self._split() is not None
-        callbacks = [
-            *super()._default_callbacks,
+        callbacks = list(super()._default_callbacks)
+        if validates:
+            # Before the epoch's log line (which shows it) and before early stopping
+            # (which may end training at this epoch).
+            at = next(i for i, (name, _) in enumerate(callbacks) if name == "print_log")
+            callbacks.insert(at, ("validation_score", ValidationScore()))
+        callbacks += [
             (
                 "early_stopping",
                 EarlyStopping(
@@ -522,8 +574,6 @@ class ECPrunedMixin:
             ("keep_pruned_weights_zero", KeepPrunedWeightsZero()),
             ("interleaved_pruning", InterleavedPruning()),
         ]
-        if validates:
-            callbacks.append(("validation_score", ValidationScore()))
         return callbacks
 
     # -------------------------------------------------------------------- data
@@ -639,8 +689,10 @@ class ECPrunedMixin:
         module : torch.nn.Module
             A copy in eval mode, on the estimator's device, that maps float32 inputs
             (already preprocessed, ``n_features_in_`` columns) to the network's raw
-            outputs: the logits of a classifier, the targets of a regressor in the
-            units it was trained on (standardised with ``standardize_target``).
+            outputs: the logits of a classifier, the predicted targets of a regressor
+            of shape (n_samples, n_outputs) in the target's units (a regressor trained
+            with ``standardize_target`` ends in a :class:`~torch.nn.Module` that undoes
+            the standardisation).
 
         Examples
         --------
@@ -658,7 +710,11 @@ class ECPrunedMixin:
         check_is_fitted(self)
         check_param("layout", layout, [Options(str, {"compact", "dense", "sparse"})], "to_torch")
         layout = "torch-sparse" if layout == "sparse" else layout
-        return self._build_inference_module(layout, aligned=False)
+        return self._deployed(self._build_inference_module(layout, aligned=False))
+
+    def _deployed(self, module: torch.nn.Module) -> torch.nn.Module:
+        """The regressor appends its target scaling; see its override."""
+        return module
 
     # ---------------------------------------------------------------- seeding
     def _draw_seed(self) -> int:
@@ -879,7 +935,7 @@ class ECPrunedMixin:
             n_steps=n_steps,
             compensate=self.compensate is not False,
             target="weights",
-            **{k: v for k, v in (self.pruning_params or {}).items() if k == "batch_size"},
+            **(self.pruning_params or {}),  # only NEURON_PRUNING_PARAMS: see _check_params
         )
         self.masks_ = {
             name: torch.ones_like(m.weight, dtype=torch.bool)
@@ -982,6 +1038,15 @@ class ECPrunedMixin:
         -------
         self : object
             The fitted estimator.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_digits
+        >>> from sklearn_ecprune import ECPrunedMLPClassifier
+        >>> X, y = load_digits(return_X_y=True)
+        >>> clf = ECPrunedMLPClassifier(sparsity=0.9, random_state=0).fit(X / 16, y)
+        >>> round(clf.sparsity_, 2), clf.score(X / 16, y) > 0.95
+        (0.9, True)
         """
         self._check_params()
         warm = bool(self.warm_start) and self.__sklearn_is_fitted__()
@@ -1014,9 +1079,12 @@ class ECPrunedMixin:
             self._resolve_validation(X.shape[0])
             self.initialize()
             self._dense_phase(data, y, fit_params)
+            dense_epochs = len(self.history_)
         else:
+            before = len(self.history_)
             self._train(data, y, self.max_epochs, "dense", **fit_params)
-        epochs = self._fine_tune_budget(len(self.history_)) if self.sparsity > 0 else 0
+            dense_epochs = len(self.history_) - before
+        epochs = self._fine_tune_budget(dense_epochs) if self.sparsity > 0 else 0
         if epochs == 0 or self.pruning_schedule == "before":
             self._prune(X, y, weights)
             if epochs:
@@ -1029,13 +1097,16 @@ class ECPrunedMixin:
             if len(at) < events:  # few epochs: one event per epoch from the first
                 at = {j: j for j in range(events)}
             targets = {e: self.sparsity * (1 - (1 - (j + 1) / events) ** 3) for e, j in at.items()}
-            self._pruning_events = (targets, X, y, weights)
+            reports: list[PruningReport] = []
+            self._pruning_events = (targets, reports, X, y, weights)
             try:
                 self._fine_tune(data, y, epochs, fit_params)
             finally:
                 self._pruning_events = None
             if targets:  # fine-tuning stopped early, before the last event
                 self._prune(X, y, weights)
+                reports.append(self.pruning_report_)
+            self.pruning_report_ = _merged_report(reports)
         self._update_sparsity()
         self._refresh_inference()
 
@@ -1070,10 +1141,11 @@ class ECPrunedMixin:
         events = getattr(self, "_pruning_events", None)
         if not events or epoch not in events[0]:
             return
-        targets, X, y, weights = events
+        targets, reports, X, y, weights = events
         parameters = list(self.module_.parameters())
         # Each event leaves the schedule; those left when fine-tuning ends never ran.
         self._prune(X, y, weights, sparsity=targets.pop(epoch), n_steps=1, rows=EVENT_ROWS)
+        reports.append(self.pruning_report_)
         if [id(p) for p in self.module_.parameters()] == [id(p) for p in parameters]:
             # Fresh moments in the same optimizer, so that a learning-rate scheduler
             # (which holds the optimizer) keeps working.
@@ -1106,10 +1178,8 @@ class ECPrunedMixin:
         self._train(data, y, 1, "fine_tune" if fitted else "dense", **fit_params)
         if not fitted:
             self._prune(X, y, weights)
-        else:
-            self._update_sparsity()
-            if self.sparsity_ < self.sparsity:
-                self._prune(X, y, weights)
+        elif self.pruning_report_.target_sparsity < self.sparsity:
+            self._prune(X, y, weights)  # ``sparsity`` was raised since the last prune
         self._update_sparsity()
         self._refresh_inference()
 
@@ -1181,6 +1251,28 @@ class ECPrunedMixin:
         *args, use_safetensors, **kwargs
             As in skorch (``f_optimizer``, ``f_criterion``, ``f_history``,
             ``checkpoint``, ...).
+
+        Returns
+        -------
+        self : object
+            The estimator, with the loaded parameters.
+
+        Examples
+        --------
+        >>> import io
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn_ecprune import ECPrunedMLPClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = ECPrunedMLPClassifier(max_epochs=20, random_state=0).fit(X, y)
+        >>> buffer = io.BytesIO()
+        >>> clf.save_params(f_params=buffer)
+        >>> _ = buffer.seek(0)
+        >>> other = ECPrunedMLPClassifier(max_epochs=20).fit(X, y).load_params(buffer)
+        >>> bool(np.array_equal(other.predict(X), clf.predict(X)))
+        True
+        >>> other.sparsity_ == clf.sparsity_
+        True
         """
         if not self.initialized_:
             if f_params is None:
@@ -1215,7 +1307,6 @@ class ECPrunedMixin:
 
     def _masks_from_weights(self) -> None:
         """Masks, sparsity and report from the weights themselves (zeros are pruned)."""
-        from ..engine._report import LayerReport, PruningReport
 
         layers = [
             (name, m) for name, m in self.module_.named_modules() if isinstance(m, torch.nn.Linear)
@@ -1311,8 +1402,10 @@ PARAMS_DOC = """
     activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
         Activation of the default module's hidden layers.
     sparsity : float in [0, 1), default=0.8
-        Fraction of the weights of the Linear layers set to zero after training.
-        Biases are not pruned and do not count.
+        Fraction of the weights of the Linear layers at zero after ``fit``
+        (exactly ``round(sparsity * n_weights)`` with ``pruning_unit="weight"``).
+        Biases are not pruned and do not count. ``0`` trains a dense network and
+        leaves it untouched.
     pruning : str, PruningMethod instance or class, default="ecp-cg"
         The pruning criterion: a key of :data:`~sklearn_ecprune.PRUNING_METHODS`,
         or a :class:`~sklearn_ecprune.PruningMethod` (an instance or class travels to
@@ -1327,32 +1420,50 @@ PARAMS_DOC = """
     scope : {"global", "layer"}, default="global"
         One threshold across layers, or the same ratio in every layer.
     n_steps : int, default=10
-        Steps of the geometric pruning schedule; the statistics are recomputed on
-        the partly pruned network at each step. ``1`` is one-shot pruning, which
-        can collapse a layer at 90 % sparsity and above. The cost grows linearly
-        with the steps; in the quality benchmark 10 steps had a lower loss than 5
-        and about the same as 20.
+        Steps of the geometric schedule of a one-shot prune (the statistics are
+        recomputed on the partly pruned network at each step), used with
+        ``pruning_schedule="before"`` or ``fine_tune_epochs=0``. The interleaved
+        schedule prunes in one step per event instead.
     compensate : bool or None, default=None
         Shift the biases to compensate removed weights; ``None`` uses the
-        method's default (on for the ECP methods). ``"ecp-cg"`` and ``"ecp-ls"`` always
-        compensates through its refit, and rejects ``False``.
+        method's default (on for the ECP methods). The refitting methods
+        (``"ecp-cg"``, ``"ecp-ls"``, ``"ecp-obs"``) always compensate through their
+        refit, and reject ``False``.
     pruning_params : dict or None, default=None
         Options of :func:`~sklearn_ecprune.prune_mlp` that have no parameter of
         their own here: ``min_density``, ``sequential``, ``ridge``,
         ``cg_iterations``, ``batch_size`` and ``output_fn``. For example
-        ``pruning_params={"min_density": 0.02}``.
-    fine_tune_epochs : int, default=10
-        Epochs of training after pruning, with the pruned weights held at zero.
+        ``pruning_params={"min_density": 0.02}``. With ``pruning_unit="neuron"``
+        only ``batch_size`` and ``output_fn`` apply (others are an error).
+    pruning_unit : {"weight", "neuron"}, default="weight"
+        ``"weight"`` prunes single weights. ``"neuron"`` removes whole hidden
+        neurons (ECP's neuron score: the error left after shifting the next
+        layer's biases) until ``sparsity`` of the dense weights are gone, giving a
+        smaller dense network (``hidden_layer_sizes_``); ``pruning`` must then be
+        an ``"ecp"`` method and ``scope`` ``"global"``.
+    pruning_schedule : {"interleaved", "before"}, default="interleaved"
+        When the pruning happens relative to fine-tuning. ``"interleaved"``: three
+        pruning events at the starts of epochs spread over the first third of the
+        fine-tuning, to cubic targets ``sparsity * (1 - (1 - j/3)**3)`` (Zhu &
+        Gupta's schedule), each one step of ``pruning`` on at most 512
+        calibration rows and followed by masked training. ``"before"``: one prune
+        of ``n_steps`` steps, then the fine-tuning. With ``fine_tune_epochs=0``
+        both prune once, after the dense training.
+    fine_tune_epochs : int or "auto", default="auto"
+        Epochs of training after (and during) pruning, with the pruned weights
+        held at zero, on all the training rows and with a fresh optimizer.
+        ``"auto"``: a fifth of the epochs the dense training ran, at least 2.
+        ``0``: prune only (one shot, ``n_steps`` steps).
     calibration_size : int or None, default=2048
         Most training samples used for the pruning statistics (a seeded
-        subsample); ``None`` uses all.
+        subsample); ``None`` uses all. Interleaved events use at most 512.
     random_state : int, RandomState instance or None, default=None
-        Seeds the initialisation, the shuffling and the calibration subsample,
-        each with its own ``torch.Generator``: two fits with the same integer give
-        identical predictions, also in parallel threads, processes and dask
-        workers, and torch's global random state is neither used nor changed (a
-        user's ``module`` class is built under torch's global seed, restored
-        afterwards).
+        Seeds the initialisation, the shuffling, the validation split and the
+        calibration subsample, each with its own ``torch.Generator``: two fits with
+        the same integer give identical predictions, also in parallel threads,
+        processes and dask workers, and torch's global random state is neither
+        used nor changed (a user's ``module`` class is built under torch's global
+        seed, restored afterwards).
     memory : str, path, joblib.Memory or None, default=None
         Cache the dense phase of ``fit`` on disk, as ``Pipeline(memory=...)``
         does for transformers: ``None`` caches nothing; a directory or a
@@ -1360,12 +1471,33 @@ PARAMS_DOC = """
         parameters, data and seed, the trained dense network (weights, optimizer
         state, history, random generators). A later fit that differs only in
         ``sparsity``, ``pruning``, ``scope``, ``n_steps``, ``compensate``,
-        ``pruning_params``, ``fine_tune_epochs``, ``calibration_size`` or
+        ``pruning_params``, ``pruning_unit``, ``pruning_schedule``,
+        ``fine_tune_epochs``, ``calibration_size``, ``inference``, ``memory`` or
         ``verbose`` restores it instead of training again, with a result
         identical to training again. Needs a ``random_state`` (a fit without one
         is never the same twice). Workers that share the directory (``n_jobs``,
         dask on one machine) share the cache. Callbacks do not run in the dense
         phase of a fit served from the cache.
+    inference : {"auto", "dense", "sparse"}, default="auto"
+        The network that ``predict`` runs after ``fit``: ``"auto"`` removes the
+        hidden neurons that pruning left constant and stores each layer sparse
+        enough to gain (at most 12 % of its weights kept with one torch thread,
+        8 % with two; half that for small layers) as CSR, multiplied by scipy;
+        ``"dense"`` runs the masked dense network; ``"sparse"`` stores every layer
+        as CSR. All three predict the same within float32 round-off.
+    alpha : float >= 0, default=1e-4
+        L2 penalty on the weights (not the biases) during training, scaled as
+        in scikit-learn's MLP: ``alpha / 2 * ||W||^2`` divided by the batch's
+        (weighted) sample count.
+    early_stopping : bool or "auto", default=True
+        Hold out ``validation_fraction`` of the training rows (stratified for
+        classifiers) during the dense training, stop it when the validation loss
+        has not improved by ``tol`` for ``n_iter_no_change`` epochs, and restore
+        the best epoch's weights; the held-out rows rejoin for the fine-tuning.
+        ``False`` stops on the training loss, with all rows. ``"auto"`` holds out
+        only from 10,000 rows on. A ``train_split`` given takes its place.
+    validation_fraction : float in (0, 1), default=0.1
+        Share of the training rows held out by ``early_stopping``.
     tol : float, default=1e-4
         Early stopping: training stops when the monitored loss has not improved
         by ``tol`` for ``n_iter_no_change`` epochs (as in scikit-learn's MLP).
@@ -1380,12 +1512,14 @@ PARAMS_DOC = """
     max_epochs : int, default=200
         Most epochs of dense training.
     batch_size : int, default=200
-        Mini-batch size.
+        Mini-batch size; ``-1`` trains on all rows in one batch.
     train_split : callable or None, default=None
-        skorch's validation split (e.g. ``skorch.dataset.ValidSplit(5)``);
-        ``None`` trains on all the data.
+        skorch's validation split (e.g. ``skorch.dataset.ValidSplit(5)``), used
+        in both phases instead of ``early_stopping``'s hold-out; ``None`` leaves
+        the split to ``early_stopping``.
     callbacks : list or None, default=None
-        Extra skorch callbacks.
+        Extra skorch callbacks; they run in both phases, and are told which one
+        (``phase="dense"`` or ``"fine_tune"`` in ``on_train_begin``).
     verbose : int, default=0
         Print skorch's epoch table and the pruning report.
     warm_start : bool, default=False
@@ -1410,9 +1544,32 @@ ATTRIBUTES_DOC = """
     sparsity_ : float
         Achieved sparsity, counted on the final weights.
     pruning_report_ : PruningReport
-        Per-layer table of the pruning (prints as a table, ``.to_frame()``).
+        Per-layer table of the pruning (prints as a table, ``.to_frame()``); after
+        interleaved events, the final layers and the bias shifts summed over the
+        events.
     module_ : torch.nn.Module
         The trained and pruned network.
     history_ : skorch.History
         skorch's training history (dense training, then fine-tuning).
+    loss_curve_ : list of float
+        Training loss of every epoch, as in scikit-learn's MLP.
+    validation_scores_ : list of float or None
+        Validation score (accuracy, or R^2) of every epoch with a validation
+        set; None without one.
+    best_validation_score_ : float or None
+        Best of ``validation_scores_`` (of the dense training: its best weights
+        are the ones pruned).
+    best_loss_ : float or None
+        Lowest training loss; None when early stopping watches a validation set.
+    n_iter_ : int
+        Epochs run in all (dense training and fine-tuning).
+    coefs_, intercepts_ : list of ndarray
+        Weights, ``coefs_[i]`` of shape (n_in, n_out), and biases per layer, as in
+        scikit-learn's MLP.
+    n_layers_ : int
+        Layers, input and output included.
+    hidden_layer_sizes_ : tuple of int
+        Hidden widths of the fitted network (smaller after ``pruning_unit="neuron"``).
+    out_activation_ : str
+        ``"softmax"`` for the classifier, ``"identity"`` for the regressor.
 """

@@ -19,11 +19,12 @@ __all__ = ["ECPrunedMLPClassifier"]
 class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
     __doc__ = f"""Multilayer perceptron classifier pruned with elimination-compensation.
 
-    ``fit`` trains the dense network with skorch's loop, prunes it to
-    ``sparsity`` (by default with ECP's ranking and a least-squares refit of the
-    kept weights and biases), then fine-tunes it with the pruned weights held at
-    zero. A scikit-learn estimator: it works in pipelines,
-    ``GridSearchCV`` over ``sparsity``, ``clone`` and pickling.
+    ``fit`` trains the dense network with skorch's loop (early stopping on a
+    held-out validation loss by default), then prunes it to ``sparsity`` with
+    elimination-compensation (ECP's ranking, the kept weights and biases refit to
+    the dense layer's output) in a few events interleaved with fine-tuning, the
+    pruned weights held at zero. ``predict`` runs the pruned network sparse where
+    that is faster. Takes 1-D or 2-D ``y`` and predicts the same shape.
 
     Parameters
     ----------{PARAMS_DOC.replace("{criterion}", "torch.nn.CrossEntropyLoss")}
@@ -119,11 +120,12 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
                 f"partial_fit ({self.classes_.tolist()})."
             )
 
-    def partial_fit(self, X, y, classes=None, sample_weight=None, **fit_params):
-        """Train one more epoch with the masks kept (and prune if below ``sparsity``).
+    def partial_fit(self, X, y, sample_weight=None, classes=None, **fit_params):
+        """Train one more epoch with the masks kept.
 
         On an unfitted estimator the network is initialised, trained one epoch and
-        pruned, so that after any call the network is at its target sparsity.
+        pruned, so that after any call the network is at its target sparsity; a
+        fitted one prunes again only if ``sparsity`` was raised since its last prune.
 
         Parameters
         ----------
@@ -131,11 +133,11 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
             Training inputs.
         y : array-like of shape (n_samples,)
             Labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in the training loss.
         classes : array-like of shape (n_classes,), default=None
             All the classes, needed on the first call if ``y`` lacks some; later
             calls must give the same classes (or none).
-        sample_weight : array-like of shape (n_samples,), default=None
-            Weights of the samples in the training loss.
         **fit_params : dict
             Passed on to skorch's training loop.
 
@@ -143,6 +145,17 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
         -------
         self : object
             The estimator.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn_ecprune import ECPrunedMLPClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = ECPrunedMLPClassifier(sparsity=0.8, random_state=0)
+        >>> for _ in range(3):
+        ...     clf = clf.partial_fit(X, y, classes=[0, 1, 2])
+        >>> clf.n_iter_, round(clf.sparsity_, 2)
+        (3, 0.8)
         """
         return self._partial_fit(X, y, classes=classes, sample_weight=sample_weight, **fit_params)
 
@@ -158,6 +171,16 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
         -------
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities (float64, rows sum to one).
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn_ecprune import ECPrunedMLPClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = ECPrunedMLPClassifier(max_epochs=20, random_state=0).fit(X, y)
+        >>> proba = clf.predict_proba(X[:2])
+        >>> proba.shape, bool(abs(proba.sum(axis=1) - 1).max() < 1e-9)
+        ((2, 3), True)
         """
         proba = self._forward_numpy(X).astype(np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
@@ -174,6 +197,16 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
             ``log(predict_proba(X))``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn_ecprune import ECPrunedMLPClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = ECPrunedMLPClassifier(max_epochs=20, random_state=0).fit(X, y)
+        >>> bool(np.allclose(np.exp(clf.predict_log_proba(X[:5])), clf.predict_proba(X[:5])))
+        True
         """
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
@@ -192,6 +225,16 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
         -------
         y : ndarray of shape (n_samples,)
             Labels from ``classes_`` (indices for a torch Dataset).
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn_ecprune import ECPrunedMLPClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> names = load_iris().target_names[y]
+        >>> clf = ECPrunedMLPClassifier(max_epochs=20, random_state=0).fit(X, names)
+        >>> clf.predict(X[:1]).dtype.kind, clf.classes_.tolist()
+        ('U', ['setosa', 'versicolor', 'virginica'])
         """
         index = self.predict_proba(X).argmax(axis=1)
         return index if isinstance(X, torch.utils.data.Dataset) else self.classes_[index]

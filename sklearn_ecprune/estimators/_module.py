@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "MLPModule"]
+__all__ = ["ACTIVATIONS", "MLPModule", "TargetScale"]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -77,3 +77,31 @@ class MLPModule(nn.Sequential):
                     bound = math.sqrt(gain / (layer.in_features + layer.out_features))
                     nn.init.uniform_(layer.weight, -bound, bound, generator=generator)
                     nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+
+
+class TargetScale(nn.Module):
+    """Map a network's standardised outputs back to the target's units.
+
+    ``forward(z) = z * scale + mean``: what ``ECPrunedMLPRegressor.to_torch`` appends
+    when the regressor was trained on a standardised target.
+
+    Parameters
+    ----------
+    mean, scale : array-like of shape (n_outputs,)
+        The training target's mean and standard deviation.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ecprune.estimators._module import TargetScale
+    >>> TargetScale([10.0], [2.0])(torch.tensor([[0.5]]))
+    tensor([[11.]])
+    """
+
+    def __init__(self, mean, scale) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).reshape(-1))
+        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32).reshape(-1))
+
+    def forward(self, output: torch.Tensor) -> torch.Tensor:
+        return output * self.scale + self.mean

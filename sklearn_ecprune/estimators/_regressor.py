@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetRegressor
 
 from ._base import ATTRIBUTES_DOC, PARAMS_DOC, ECPrunedMixin
+from ._module import TargetScale
 
 __all__ = ["ECPrunedMLPRegressor"]
 
@@ -18,10 +19,12 @@ __all__ = ["ECPrunedMLPRegressor"]
 class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
     __doc__ = f"""Multilayer perceptron regressor pruned with elimination-compensation.
 
-    ``fit`` trains the dense network with skorch's loop, prunes it to
-    ``sparsity`` (by default with ECP's ranking and a least-squares refit of the
-    kept weights and biases), then fine-tunes it with the pruned weights held at
-    zero. Takes 1-D or 2-D ``y`` and predicts the same shape.
+    ``fit`` trains the dense network with skorch's loop (early stopping on a
+    held-out validation loss by default), then prunes it to ``sparsity`` with
+    elimination-compensation (ECP's ranking, the kept weights and biases refit to
+    the dense layer's output) in a few events interleaved with fine-tuning, the
+    pruned weights held at zero. ``predict`` runs the pruned network sparse where
+    that is faster. Takes 1-D or 2-D ``y`` and predicts the same shape.
 
     Parameters
     ----------{PARAMS_DOC.replace("{criterion}", "torch.nn.MSELoss")}
@@ -107,6 +110,15 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
         self._fit_y_ndim = 1 if n_outputs == 1 else 2
         self._target_mean, self._target_scale = np.zeros(n_outputs), np.ones(n_outputs)
 
+    def _deployed(self, module: torch.nn.Module) -> torch.nn.Module:
+        if not self.standardize_target:
+            return module
+        scale = TargetScale(self._target_mean, self._target_scale)
+        scale.to(next(self.module_.parameters()).device)
+        if isinstance(module, torch.nn.Sequential):
+            return module.append(scale)
+        return torch.nn.Sequential(module, scale)
+
     def _encode_target(self, y, *, reset: bool) -> np.ndarray:
         y = np.asarray(y, dtype=np.float64)
         if reset:
@@ -135,10 +147,11 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
         return encoded
 
     def partial_fit(self, X, y, sample_weight=None, **fit_params):
-        """Train one more epoch with the masks kept (and prune if below ``sparsity``).
+        """Train one more epoch with the masks kept.
 
         On an unfitted estimator the network is initialised, trained one epoch and
-        pruned, so that after any call the network is at its target sparsity.
+        pruned, so that after any call the network is at its target sparsity; a
+        fitted one prunes again only if ``sparsity`` was raised since its last prune.
 
         Parameters
         ----------
@@ -155,6 +168,16 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
         -------
         self : object
             The estimator.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_regression
+        >>> from sklearn_ecprune import ECPrunedMLPRegressor
+        >>> X, y = make_regression(200, 5, random_state=0)
+        >>> reg = ECPrunedMLPRegressor(sparsity=0.5, random_state=0)
+        >>> reg = reg.partial_fit(X, y).partial_fit(X, y)
+        >>> reg.n_iter_, round(reg.sparsity_, 2)
+        (2, 0.5)
         """
         return self._partial_fit(X, y, sample_weight=sample_weight, **fit_params)
 
@@ -170,6 +193,16 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Predictions (float64).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import make_regression
+        >>> from sklearn_ecprune import ECPrunedMLPRegressor
+        >>> X, y = make_regression(200, 5, n_targets=2, random_state=0)
+        >>> reg = ECPrunedMLPRegressor(max_epochs=20, random_state=0).fit(X, y)
+        >>> reg.predict(X[:3]).shape
+        (3, 2)
         """
         output = self._forward_numpy(X).astype(np.float64)
         output = output * self._target_scale + self._target_mean

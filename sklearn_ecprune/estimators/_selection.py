@@ -131,6 +131,17 @@ class SparsityScoreDisplay:
         -------
         display : SparsityScoreDisplay
             With ``ax_``, ``figure_`` and ``chosen_sparsity_`` set.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> from sklearn_ecprune import SparsityScoreDisplay
+        >>> fig, ax = plt.subplots()
+        >>> display = SparsityScoreDisplay([0.5, 0.9], [0.96, 0.95], [0.01, 0.01]).plot(ax=ax)
+        >>> display.ax_ is ax, display.chosen_sparsity_
+        (True, 0.9)
         """
         import matplotlib.pyplot as plt
 
@@ -175,6 +186,20 @@ class SparsityScoreDisplay:
         Returns
         -------
         display : SparsityScoreDisplay
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn.model_selection import GridSearchCV
+        >>> from sklearn_ecprune import ECPrunedMLPClassifier, SparsityScoreDisplay
+        >>> X, y = load_iris(return_X_y=True)
+        >>> net = ECPrunedMLPClassifier(max_epochs=20, random_state=0)
+        >>> search = GridSearchCV(net, {"sparsity": [0.5, 0.9]}, cv=3).fit(X, y)
+        >>> display = SparsityScoreDisplay.from_search(search)
+        >>> display.sparsities.tolist()
+        [0.5, 0.9]
         """
         results = search.cv_results_
         key = _sparsity_key(results["params"][0])
@@ -226,6 +251,18 @@ class SparsityScoreDisplay:
         Returns
         -------
         display : SparsityScoreDisplay
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn_ecprune import ECPrunedMLPClassifier, SparsityScoreDisplay
+        >>> X, y = load_iris(return_X_y=True)
+        >>> net = ECPrunedMLPClassifier(max_epochs=20, random_state=0)
+        >>> display = SparsityScoreDisplay.from_estimator(net, X, y, sparsities=[0.5, 0.9], cv=3)
+        >>> 0.5 <= display.chosen_sparsity_ <= 0.9
+        True
         """
         from sklearn.base import clone
         from sklearn.model_selection import GridSearchCV
