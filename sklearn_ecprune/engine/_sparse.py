@@ -146,7 +146,7 @@ class SparseLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x W^T + b`` with a sparse-dense matrix product."""
         flat = x.reshape(-1, self.in_features)
-        on_cpu = flat.device.type == "cpu" and self.weight.device.type == "cpu"
+        on_cpu = flat.device.type == "cpu" and self.values.device.type == "cpu"
         if self.kernel == "scipy" and on_cpu:
             product = self._scipy_matrix() @ flat.detach().numpy().T
             out = torch.from_numpy(np.ascontiguousarray(product.T))

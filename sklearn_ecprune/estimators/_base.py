@@ -107,10 +107,15 @@ _GLOBAL_RNG_LOCK = threading.Lock()
 
 # Rows per forward pass when predicting on in-memory data.
 _PREDICT_CHUNK = 4096
-# Chunks are padded to a multiple of this many rows: float32 matrix products on the CPU
-# round differently for small or odd row counts, and a prediction must not depend on
-# which other rows it was computed with (scikit-learn checks this on single rows).
-_ROW_MULTIPLE = 16
+# Layer widths are padded to a multiple of this many features: float32 matrix products
+# on the CPU round a row differently depending on its alignment in memory otherwise.
+_WIDTH_MULTIPLE = 16
+# Chunks of fewer rows are padded with zero rows to this many: CPU matrix products take
+# another kernel (which rounds differently) for one to three rows, and a prediction
+# must not depend on which other rows it was computed with (scikit-learn checks this on
+# single rows). Four rows cost about twice one row; sixteen, which the padding used to
+# be, cost about four times (784-1024-1024-1024-10, batch 1, one thread).
+_MIN_ROWS = 4
 
 
 def _silent(*args, **kwargs) -> None:
@@ -203,9 +208,9 @@ def _restore_weights(module: torch.nn.Module, masks: dict, stored: dict) -> None
 
 
 def _padded_forward(module: torch.nn.Module, chunk: torch.Tensor, device) -> torch.Tensor:
-    """``module(chunk)`` with the rows padded by zeros to a multiple of _ROW_MULTIPLE."""
+    """``module(chunk)``, a chunk of fewer than _MIN_ROWS rows padded with zero rows."""
     n = chunk.shape[0]
-    padding = -n % _ROW_MULTIPLE
+    padding = max(_MIN_ROWS - n, 0)
     if padding:
         chunk = torch.cat([chunk, chunk.new_zeros((padding, *chunk.shape[1:]))])
     return module(chunk.to(device))[:n]
@@ -237,9 +242,9 @@ def _aligned(module: torch.nn.Module) -> torch.nn.Module:
     if not isinstance(module, torch.nn.Sequential) or not layers:
         return module
     padded = copy.deepcopy(module)
-    width = -(-layers[0][1].in_features // _ROW_MULTIPLE) * _ROW_MULTIPLE
+    width = -(-layers[0][1].in_features // _WIDTH_MULTIPLE) * _WIDTH_MULTIPLE
     for name, layer in layers:
-        out = -(-layer.out_features // _ROW_MULTIPLE) * _ROW_MULTIPLE
+        out = -(-layer.out_features // _WIDTH_MULTIPLE) * _WIDTH_MULTIPLE
         wide = torch.nn.Linear(width, out, bias=layer.bias is not None, device="meta")
         wide = wide.to_empty(device=layer.weight.device).to(layer.weight.dtype)
         with torch.no_grad():
@@ -607,10 +612,17 @@ class ECPrunedMixin:
                 [to_numpy(nonlinearity(out)) for out in self.forward_iter(X, training=False)]
             )
         module = self._inference_module()
-        device = next(module.buffers(), None)
-        device = next(module.parameters(), device).device
+        # skorch keeps module_ (and so its inference copies) on ``device``; walking
+        # the module for it would cost more than a one-row prediction.
+        device = self.device
+        if device is None:
+            device = next(module.buffers(), None)
+            device = next(module.parameters(), device).device
+        # The inference copy is built in eval mode; only module_ (during fit) needs the
+        # switch, which walks every submodule and costs more than a one-row prediction.
         was_training = module.training
-        module.eval()
+        if was_training:
+            module.eval()
         outputs = []
         try:
             with torch.inference_mode():
@@ -618,8 +630,9 @@ class ECPrunedMixin:
                     chunk = torch.from_numpy(_dense(X[start : start + _PREDICT_CHUNK]))
                     outputs.append(to_numpy(nonlinearity(_padded_forward(module, chunk, device))))
         finally:
-            module.train(was_training)
-        return np.concatenate(outputs)
+            if was_training:
+                module.train()
+        return outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
 
     def __sklearn_is_fitted__(self) -> bool:
         # True from the moment the network is built inside fit, so that skorch's own
