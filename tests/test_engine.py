@@ -377,3 +377,18 @@ def test_failure_half_way_restores_the_module():
     assert len(calls) == 2
     for key, value in net.state_dict().items():
         assert torch.equal(value, before[key])
+
+
+def test_capture_of_a_first_layer_input_is_the_data_itself_and_the_refit_leaves_it_unchanged():
+    from sklearn_ecprune.engine._refit import capture
+
+    net, X = make_net(seed=0), make_X(seed=0)
+    first, second = net[0], net[2]
+    assert capture(net, first, X, 7, "in") is X  # no copy of the calibration data
+    inputs = capture(net, second, X, 7, "in")
+    assert inputs.data_ptr() != X.data_ptr()
+    with torch.no_grad():
+        torch.testing.assert_close(inputs, net[1](first(X)))
+    before = X.clone()
+    prune_mlp(net, X, 0.8)  # "ecp-cg" refits the first layer on X itself
+    assert torch.equal(X, before)

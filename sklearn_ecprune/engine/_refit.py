@@ -289,6 +289,18 @@ class _StopForward(Exception):
     """Raised by a hook to end a forward pass once the layer of interest has run."""
 
 
+def _is_view_of(value: torch.Tensor, X: torch.Tensor) -> bool:
+    """Whether ``value`` is the leading rows of ``X`` itself (same memory, same layout)."""
+    return (
+        value.dtype == X.dtype
+        and value.device == X.device
+        and value.ndim == X.ndim == 2
+        and value.shape[1] == X.shape[1]
+        and value.data_ptr() == X.data_ptr()
+        and value.stride() == X.stride()
+    )
+
+
 def capture(
     module: nn.Module, layer: nn.Linear, X: torch.Tensor, batch_size: int, what: str
 ) -> torch.Tensor:
@@ -302,6 +314,11 @@ def capture(
 
     def hook(_mod, inputs, output):
         value = (output if what == "out" else inputs[0]).detach()
+        if not captured and what == "in" and _is_view_of(value, X):
+            # The layer reads the network's input as it is (a first layer): no copy.
+            captured.append(X)
+            position[0] = X.shape[0]
+            raise _StopForward
         if not captured:
             captured.append(value.new_empty((X.shape[0], value.shape[1])))
         captured[0][position[0] : position[0] + len(value)] = value
@@ -318,6 +335,8 @@ def capture(
                     module(X[start : start + batch_size])
                 except _StopForward:
                     pass
+                if position[0] >= X.shape[0]:
+                    break
     finally:
         handle.remove()
         module.train(was_training)
