@@ -113,8 +113,8 @@ _WIDTH_MULTIPLE = 16
 # Chunks of fewer rows are padded with zero rows to this many: CPU matrix products take
 # another kernel (which rounds differently) for one to three rows, and a prediction
 # must not depend on which other rows it was computed with (scikit-learn checks this on
-# single rows). Four rows cost about twice one row; sixteen, which the padding used to
-# be, cost about four times (784-1024-1024-1024-10, batch 1, one thread).
+# single rows). Four rows cost about three times one row; sixteen, which the padding
+# used to be, about six times (784-1024-1024-1024-10, one thread).
 _MIN_ROWS = 4
 
 
