@@ -696,29 +696,37 @@ def make_preprocessor(dataset: Dataset):
     >>> make_preprocessor(load_dataset("wine"))
     StandardScaler()
     """
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from sklearn.preprocessing import StandardScaler
 
     categorical = list(dataset.categorical_features)
     if not categorical:
         return StandardScaler()
     numeric = [c for c in dataset.feature_names if c not in categorical]
+    return _column_preprocessor(numeric, categorical)
+
+
+# One-hot columns per categorical feature; rarer categories are grouped, so an
+# identifier-like column cannot blow up the input layer.
+MAX_CATEGORIES = 50
+
+
+def _column_preprocessor(numeric: list, categorical: list, *, dense: bool = False):
+    """Median imputation and scaling of ``numeric`` columns; most-frequent imputation
+    and one-hot encoding (unknown categories ignored, at most ``MAX_CATEGORIES`` per
+    column) of ``categorical`` ones. ``dense=True`` always outputs a dense array."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    encoder = OneHotEncoder(
+        handle_unknown="ignore",
+        max_categories=MAX_CATEGORIES,
+        **({"sparse_output": False} if dense else {}),
+    )
+    scaled = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
+    encoded = make_pipeline(SimpleImputer(strategy="most_frequent"), encoder)
     return ColumnTransformer(
-        [
-            (
-                "numeric",
-                make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
-                numeric,
-            ),
-            (
-                "categorical",
-                make_pipeline(
-                    SimpleImputer(strategy="most_frequent"),
-                    OneHotEncoder(handle_unknown="ignore", max_categories=50),
-                ),
-                categorical,
-            ),
-        ]
+        [("numeric", scaled, numeric), ("categorical", encoded, categorical)],
+        **({"sparse_threshold": 0.0} if dense else {}),
     )

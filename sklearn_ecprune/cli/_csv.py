@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..datasets import _column_preprocessor
+
 __all__ = ["DataError", "TabularData", "infer_task", "load_csv"]
 
 # A numeric target is taken for class labels when it is integer-valued with at most
@@ -20,9 +22,6 @@ MAX_CLASSES = 20
 MAX_CLASS_FRACTION = 0.05
 # Fewer rows than this cannot feed a train/validation/test split of a network.
 MIN_ROWS = 10
-# One-hot columns per categorical feature; rarer categories are grouped, so an
-# identifier-like column cannot blow up the input layer.
-MAX_CATEGORIES = 50
 
 
 class DataError(ValueError):
@@ -198,11 +197,7 @@ def load_csv(
     >>> data.task, data.target_name, data.X_train.shape
     ('classification', 'label', (30, 3))
     """
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
     from sklearn.model_selection import train_test_split
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     notes: list[str] = []
     frame = _read(path, notes)
@@ -297,28 +292,7 @@ def load_csv(
     if len(y_test) == 0:
         raise DataError("no test rows left; use more rows or a larger --test-size")
 
-    transformer = ColumnTransformer(
-        [
-            (
-                "numeric",
-                make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
-                numeric,
-            ),
-            (
-                "categorical",
-                make_pipeline(
-                    SimpleImputer(strategy="most_frequent"),
-                    OneHotEncoder(
-                        handle_unknown="ignore",
-                        max_categories=MAX_CATEGORIES,
-                        sparse_output=False,
-                    ),
-                ),
-                categorical,
-            ),
-        ],
-        sparse_threshold=0.0,
-    )
+    transformer = _column_preprocessor(numeric, categorical, dense=True)
     X_train = np.asarray(transformer.fit_transform(X_train), dtype=np.float64)
     X_test = np.asarray(transformer.transform(X_test), dtype=np.float64)
     return TabularData(
