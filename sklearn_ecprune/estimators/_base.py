@@ -61,7 +61,7 @@ from ._data import HoldOutSplit, RowDataset
 from ._memory import cached_dense_phase, dense_key
 from ._module import ACTIVATIONS, MLPModule
 
-__all__ = ["ATTRIBUTES_DOC", "PARAMS_DOC", "ECPrunedMixin"]
+__all__ = ["ATTRIBUTES_DOC", "FIT_DOC", "PARAMS_DOC", "ECPrunedMixin"]
 
 # Parameters that act only after dense training: fits that differ only in these share
 # their dense phase under ``memory``.
@@ -1403,6 +1403,15 @@ class ECPrunedMixin:
         tags.input_tags.sparse = True
         return tags
 
+
+# What both estimators' fit and predict do, for their class docstrings.
+FIT_DOC = """    ``fit`` trains the dense network with skorch's loop (early stopping on a
+    held-out validation loss by default), then prunes it to ``sparsity`` with
+    elimination-compensation (ECP's ranking, the kept weights and biases refit to
+    the dense layer's output) in a few events interleaved with fine-tuning, the
+    pruned weights held at zero. ``predict`` runs the pruned network sparse where
+    that is faster. Takes 1-D or 2-D ``y`` and predicts the same shape.
+"""
 
 PARAMS_DOC = """
     module : torch.nn.Module class or instance, default=None

@@ -11,7 +11,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
 
-from ._base import ATTRIBUTES_DOC, PARAMS_DOC, ECPrunedMixin
+from ._base import ATTRIBUTES_DOC, FIT_DOC, PARAMS_DOC, ECPrunedMixin
 
 __all__ = ["ECPrunedMLPClassifier"]
 
@@ -19,13 +19,7 @@ __all__ = ["ECPrunedMLPClassifier"]
 class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
     __doc__ = f"""Multilayer perceptron classifier pruned with elimination-compensation.
 
-    ``fit`` trains the dense network with skorch's loop (early stopping on a
-    held-out validation loss by default), then prunes it to ``sparsity`` with
-    elimination-compensation (ECP's ranking, the kept weights and biases refit to
-    the dense layer's output) in a few events interleaved with fine-tuning, the
-    pruned weights held at zero. ``predict`` runs the pruned network sparse where
-    that is faster. Takes 1-D or 2-D ``y`` and predicts the same shape.
-
+{FIT_DOC}
     Parameters
     ----------{PARAMS_DOC.replace("{criterion}", "torch.nn.CrossEntropyLoss")}
     Attributes
