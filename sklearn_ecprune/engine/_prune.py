@@ -575,26 +575,19 @@ def _step_statistics(
     strategy = config.method
     cg = strategy.refit == "cg"
     # The exact refit compensates on its own, with no statistics.
-    if strategy.needs_statistics or cg or (config.compensate and strategy.refit is None):
-        return statistics_pass(
-            module,
-            X,
-            named,
-            config.batch_size,
-            config.output_fn,
-            keep_sensitivities=cg,
-            sample_weight=config.sample_weight,
-        )
-    if strategy.needs_inputs:
-        return statistics_pass(
-            module,
-            X,
-            named,
-            config.batch_size,
-            with_output_grads=False,
-            sample_weight=config.sample_weight,
-        )
-    return {}, None
+    needs_grads = strategy.needs_statistics or cg or (config.compensate and strategy.refit is None)
+    if not (needs_grads or strategy.needs_inputs):
+        return {}, None
+    return statistics_pass(
+        module,
+        X,
+        named,
+        config.batch_size,
+        config.output_fn,
+        with_output_grads=needs_grads,
+        keep_sensitivities=cg,
+        sample_weight=config.sample_weight,
+    )
 
 
 def _refit_cg(

@@ -241,10 +241,7 @@ def statistics_pass(
                     centres[i] = a.mean(0)
                 centred = a - centres[i]
                 rows = None if sample_weight is None else sample_weight[start:stop, None]
-                if rows is not None:
-                    input_sum[i] += (centred * rows).sum(0, dtype=_ACC)
-                else:
-                    input_sum[i] += centred.sum(0, dtype=_ACC)
+                input_sum[i] += _column_sums(centred, rows)
                 if with_output_grads:
                     weights = g_sq[i].to(a.dtype)
                     if rows is not None:
@@ -252,10 +249,7 @@ def statistics_pass(
                     s0[i] += weights.sum(0, dtype=_ACC)
                     s1[i] += weights.T @ centred  # summed into float64 in place
                 centred.square_()
-                if rows is not None:
-                    input_sq[i] += (centred * rows).sum(0, dtype=_ACC)
-                else:
-                    input_sq[i] += centred.sum(0, dtype=_ACC)
+                input_sq[i] += _column_sums(centred, rows)
                 if with_output_grads:
                     s2[i] += weights.T @ centred
                     if kept is not None:
@@ -282,6 +276,11 @@ def statistics_pass(
         )
     sensitivities = None if kept is None else {name: kept[i] for i, (name, _) in enumerate(named)}
     return stats, sensitivities
+
+
+def _column_sums(values: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
+    """Column sums of ``values`` in float64, each row weighted by ``rows`` if given."""
+    return (values if rows is None else values * rows).sum(0, dtype=_ACC)
 
 
 def squared_output_gradients(y: torch.Tensor, outputs: list[torch.Tensor]) -> list[torch.Tensor]:
