@@ -71,7 +71,7 @@ def estimator_cost(repeats: int) -> None:
     from sklearn.datasets import load_digits, make_classification
     from sklearn.preprocessing import StandardScaler
 
-    import sklearn_ecprune.estimators._base as estimator_base
+    import sklearn_ecprune.estimators._schedule as estimator_base
 
     # CPU time spent inside the estimators' pruning calls (events and final prune).
     pruning_seconds: list[float] = []

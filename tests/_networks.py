@@ -43,16 +43,24 @@ def n_weights(net):
 
 
 class DenseTrainingCounter(Callback):
-    """Writes a file per dense training to ``folder``, from any worker process."""
+    """Writes a file per dense training to ``folder``, from any worker process.
+
+    Stateless (it is part of the estimator's parameters, and so of ``memory``'s key):
+    a dense training starts at an epoch of the dense phase that follows none.
+    """
 
     def __init__(self, folder):
         self.folder = folder
 
-    def on_train_begin(self, net, X=None, y=None, phase=None, **kwargs):
-        if phase == "dense":
+    def on_epoch_end(self, net, **kwargs):
+        history = net.history
+        starts = history[-1, "phase"] == "dense" and (
+            len(history) == 1 or history[-2, "phase"] != "dense"
+        )
+        if starts:
             path = Path(self.folder)
             path.mkdir(parents=True, exist_ok=True)
-            (path / f"{len(X)}-{id(net)}-{len(list(path.iterdir()))}").touch()
+            (path / f"{id(net)}-{len(list(path.iterdir()))}").touch()
 
 
 def dense_trainings(folder):

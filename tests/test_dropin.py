@@ -19,10 +19,18 @@ import torch
 from scipy import sparse
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_iris, make_regression
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from skorch.callbacks import Checkpoint, EpochScoring, LRScheduler, ProgressBar
+from skorch.callbacks import (
+    Callback,
+    Checkpoint,
+    EarlyStopping,
+    EpochScoring,
+    LRScheduler,
+    ProgressBar,
+)
 from skorch.dataset import ValidSplit
 from torch import nn
 
@@ -54,37 +62,100 @@ def regression():
     return X, y
 
 
-# --- 1. skorch's own features in the dense phase and in fine-tuning ---------------------
+# --- 1. skorch's callbacks across the whole fit (one training run) -----------------------
 
 
-class PhaseLog(EpochScoring):
-    """EpochScoring that also notes in which phase it scored."""
+class Recorder(Callback):
+    """A logger-style callback: what it saw, in order, and state kept across the fit."""
 
-    def on_train_begin(self, net, X=None, y=None, phase=None, **kwargs):
-        self.phases_ = [*getattr(self, "phases_", []), phase]
-        return super().on_train_begin(net, X=X, y=y, **kwargs)
+    def initialize(self):
+        self.calls_ = [*getattr(self, "calls_", []), "initialize"]
+        return self
+
+    def on_train_begin(self, net, **kwargs):
+        self.calls_.append("train_begin")
+        self.epochs_ = 0
+
+    def on_epoch_end(self, net, **kwargs):
+        self.epochs_ += 1
+        self.calls_.append(net.history[-1, "phase"])
+
+    def on_train_end(self, net, **kwargs):
+        self.calls_.append("train_end")
 
 
 @pytest.mark.parametrize("Estimator", [ECPrunedMLPClassifier, ECPrunedMLPRegressor])
-def test_valid_split_and_epoch_scoring_run_in_both_phases(Estimator, iris, regression):
+def test_user_callbacks_see_one_training_run_per_fit(Estimator, iris, regression):
+    X, y = iris if Estimator is ECPrunedMLPClassifier else regression
+    recorder = Recorder()
+    net = Estimator(**FAST, random_state=0, callbacks=[("log", recorder)]).fit(X, y)
+    calls = dict(net.callbacks_)["log"].calls_
+    # Initialised once, one begin and one end, every epoch of both phases in between.
+    assert calls.count("initialize") == 1
+    assert calls[1] == "train_begin" and calls[-1] == "train_end"
+    assert calls.count("train_begin") == calls.count("train_end") == 1
+    phases = calls[2:-1]
+    assert phases == [row["phase"] for row in net.history_]
+    assert phases.index("fine_tune") > 0 and set(phases) == {"dense", "fine_tune"}
+    assert phases == sorted(phases)  # dense first, then fine-tuning
+    assert dict(net.callbacks_)["log"].epochs_ == net.n_iter_  # state kept throughout
+
+
+def test_history_marks_phases_and_the_sparsity_of_each_pruning_event(iris):
+    X, y = iris
+    net = ECPrunedMLPClassifier(**{**FAST, "fine_tune_epochs": 6}, random_state=0).fit(X, y)
+    events = [row for row in net.history_ if "sparsity" in row]
+    assert [row["phase"] for row in events] == ["fine_tune"] * 3
+    reached = [row["sparsity"] for row in events]
+    assert reached == sorted(reached) and reached[-1] == pytest.approx(net.sparsity_)
+    assert all(row["phase"] == "dense" for row in net.history_[: net.history_[0]["epoch"]])
+
+
+@pytest.mark.parametrize("Estimator", [ECPrunedMLPClassifier, ECPrunedMLPRegressor])
+def test_valid_split_and_epoch_scoring_run_through_the_whole_fit(Estimator, iris, regression):
     X, y = iris if Estimator is ECPrunedMLPClassifier else regression
     scoring = "accuracy" if Estimator is ECPrunedMLPClassifier else "r2"
     net = Estimator(
         **FAST,
         random_state=0,
         train_split=ValidSplit(5),
-        callbacks=[("score", PhaseLog(scoring, lower_is_better=False, name="valid_metric"))],
+        callbacks=[("score", EpochScoring(scoring, lower_is_better=False, name="valid_metric"))],
     ).fit(X, y)
-    scored = [row["valid_metric"] for row in net.history_]
-    assert len(scored) == len(net.history_) > FAST["fine_tune_epochs"]
-    assert dict(net.callbacks_)["score"].phases_ == ["dense", "fine_tune"]
+    assert all("valid_metric" in row and "valid_loss" in row for row in net.history_)
+    assert {row["phase"] for row in net.history_} == {"dense", "fine_tune"}
+
+
+def test_user_early_stopping_works_across_the_phases(iris):
+    X, y = iris
+    # The validation set stays through the fine-tuning: valid_loss is there in every
+    # epoch, and the user's early stopping can end the run in either phase.
+    stopping = EarlyStopping(monitor="valid_loss", patience=3)
+    net = ECPrunedMLPClassifier(
+        **{**FAST, "max_epochs": 200, "lr": 0.05, "fine_tune_epochs": 30},
+        random_state=0,
+        n_iter_no_change=100,
+        callbacks=[("stop", stopping)],
+    ).fit(X, y)
     assert all("valid_loss" in row for row in net.history_)
+    assert net.n_iter_ < 200 + 30  # the user's callback ended the run
+    # Stopped anywhere, the fit still ends at its sparsity.
+    assert net.sparsity_ == pytest.approx(0.8, abs=0.01)
 
 
-def test_checkpoint_lr_scheduler_and_progress_bar_work_in_both_phases(iris, tmp_path, capsys):
+def test_a_monitor_that_no_phase_produces_is_an_error_at_the_start(iris):
+    X, y = iris
+    net = ECPrunedMLPClassifier(
+        **FAST, early_stopping=False, callbacks=[("stop", EarlyStopping(monitor="valid_loss"))]
+    )
+    with pytest.raises(ValueError, match=r"'stop'.*monitors 'valid_loss'.*no validation set"):
+        net.fit(X, y)
+    assert not hasattr(net, "history_") or net.history_ is None
+
+
+def test_checkpoint_lr_scheduler_and_progress_bar_work_across_the_fit(iris, tmp_path, capsys):
     X, y = iris
     scheduler = LRScheduler(torch.optim.lr_scheduler.StepLR, step_size=1, gamma=0.9)
-    checkpoint = Checkpoint(monitor="train_loss_best", dirname=str(tmp_path / "ckpt"))
+    checkpoint = Checkpoint(monitor="valid_loss_best", dirname=str(tmp_path / "ckpt"))
     net = ECPrunedMLPClassifier(
         **FAST,
         random_state=0,
@@ -92,10 +163,24 @@ def test_checkpoint_lr_scheduler_and_progress_bar_work_in_both_phases(iris, tmp_
     ).fit(X, y)
     assert (tmp_path / "ckpt" / "params.pt").exists()
     assert any(row["event_cp"] for row in net.history_)
-    assert all("event_cp" in row for row in net.history_)  # ran in both phases
-    # The scheduler keeps lowering the learning rate in fine-tuning, from its start.
-    assert net.optimizer_.param_groups[0]["lr"] < 0.01 * 0.9
+    assert all("event_cp" in row for row in net.history_)  # in both phases
+    # One scheduler for the whole run: the rate falls at every epoch of both phases.
+    assert net.optimizer_.param_groups[0]["lr"] == pytest.approx(0.01 * 0.9**net.n_iter_)
     assert "fine" not in capsys.readouterr().out  # the bar writes to stderr
+
+
+def test_dense_training_stops_by_scikit_learns_rule_and_warns_at_max_epochs(iris):
+    X, y = iris
+    with pytest.warns(ConvergenceWarning, match="max_epochs=3"):
+        ECPrunedMLPClassifier(**{**FAST, "max_epochs": 3}, random_state=0).fit(X, y)
+    net = ECPrunedMLPClassifier(**{**FAST, "max_epochs": 500}, random_state=0, tol=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        net.fit(X, y)
+    dense = [row for row in net.history_ if row["phase"] == "dense"]
+    # No validation score better than the first by tol=0.5: n_iter_no_change epochs
+    # after the first, the dense phase ends.
+    assert len(dense) == 1 + net.n_iter_no_change
 
 
 # --- 2. reproducible in threads, processes and dask workers -----------------------------
@@ -380,21 +465,29 @@ def test_sparse_one_hot_input_gives_the_dense_result():
 
 
 def test_early_stopping_holds_out_a_validation_set_and_restores_the_best_epoch(iris):
+    from sklearn.model_selection import train_test_split
+
     X, y = iris
     net = ECPrunedMLPClassifier(
-        **{**FAST, "max_epochs": 60}, random_state=0, early_stopping=True, validation_fraction=0.2
+        **{**FAST, "max_epochs": 60},
+        sparsity=0.0,
+        random_state=0,
+        early_stopping=True,
+        validation_fraction=0.2,
     ).fit(X, y)
-    # One score per epoch with a validation set: the dense phase (fine-tuning trains
-    # on all the rows).
-    assert len(net.validation_scores_) == sum("valid_loss" in row for row in net.history_)
-    assert len(net.validation_scores_) < net.n_iter_
+    # One score per epoch: the validation set stays through the whole fit.
+    assert len(net.validation_scores_) == net.n_iter_
     assert all(0 <= s <= 1 for s in net.validation_scores_)
     assert net.best_validation_score_ == max(net.validation_scores_)
     assert net.best_loss_ is None
-    dense_rows = net.history_[: net.n_iter_ - FAST["fine_tune_epochs"]]
-    # The held-out rows are 20 % of the data, stratified.
-    assert dense_rows[-1]["valid_batch_count"] == 1
-    assert "valid_loss" in dense_rows[-1]
+    # The held-out rows are 20 % of the data, stratified: one batch.
+    assert net.history_[-1]["valid_batch_count"] == 1
+    # The weights are the best epoch's: they score the best score on the held-out rows.
+    _, valid = train_test_split(
+        np.arange(len(y)), test_size=0.2, stratify=y, random_state=net._plan_.split_seed
+    )
+    assert net.score(X[valid], y[valid]) == pytest.approx(net.best_validation_score_)
+    assert net.validation_scores_[-1] < net.best_validation_score_ or net.n_iter_ == 60
 
 
 def test_early_stopping_auto_holds_out_only_for_large_data():

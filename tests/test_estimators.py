@@ -148,7 +148,7 @@ def test_every_pruning_method_works_in_the_estimator(iris, pruning):
 def test_calibration_size_bounds_the_rows_the_pruning_sees(
     iris, monkeypatch, calibration_size, schedule, rows
 ):
-    import sklearn_ecprune.estimators._base as base
+    import sklearn_ecprune.estimators._schedule as base
 
     seen = []
     original = base.prune_mlp
@@ -171,7 +171,7 @@ def test_calibration_size_bounds_the_rows_the_pruning_sees(
 
 
 def test_interleaved_report_sums_the_bias_shifts_of_all_events(iris, monkeypatch):
-    import sklearn_ecprune.estimators._base as base
+    import sklearn_ecprune.estimators._schedule as base
 
     reports = []
     original = base.prune_mlp
@@ -195,7 +195,7 @@ def test_interleaved_report_sums_the_bias_shifts_of_all_events(iris, monkeypatch
 
 
 def test_partial_fit_prunes_again_only_when_sparsity_was_raised(iris, monkeypatch):
-    import sklearn_ecprune.estimators._base as base
+    import sklearn_ecprune.estimators._schedule as base
 
     calls = []
     original = base.prune_mlp

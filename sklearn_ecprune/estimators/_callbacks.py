@@ -8,11 +8,8 @@ import torch
 from skorch.callbacks import Callback
 from torch import nn
 
-from ..engine._prune import apply_masks
-
 __all__ = [
     "GradualMagnitudePruning",
-    "InterleavedPruning",
     "KeepPrunedWeightsZero",
     "ValidationScore",
     "cubic_sparsity",
@@ -24,7 +21,8 @@ class KeepPrunedWeightsZero(Callback):
 
     Zeroing the gradient is not enough: Adam's momentum and weight decay move a
     weight whose gradient is zero. Masking the weights right after each step keeps
-    every pruned weight at exactly 0 while fine-tuning or continuing training.
+    every pruned weight at exactly 0 while fine-tuning or continuing training. The
+    (weight, mask) pairs are looked up once per set of masks, not at every step.
 
     Examples
     --------
@@ -34,56 +32,70 @@ class KeepPrunedWeightsZero(Callback):
     True
     """
 
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        """Forget the pairs of an earlier fit."""
+        self._pairs = None
+
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
         """After a training step, set the weights outside ``net.masks_`` back to 0."""
         masks = getattr(net, "masks_", None)
-        if training and masks:
-            apply_masks(net.module_, masks)
+        if not (training and masks):
+            return
+        pairs = getattr(self, "_pairs", None)
+        if pairs is None or pairs[0] is not masks or pairs[1] is not net.module_:
+            layers = dict(net.module_.named_modules())
+            pairs = (
+                masks,
+                net.module_,
+                [
+                    (layers[name].weight, mask.to(layers[name].weight.dtype))
+                    for name, mask in masks.items()
+                    if name in layers and not bool(mask.all())
+                ],
+            )
+            self._pairs = pairs
+        with torch.no_grad():
+            for weight, mask in pairs[2]:
+                weight.mul_(mask)
 
-
-class InterleavedPruning(Callback):
-    """Run the estimator's pruning events at the start of fine-tuning epochs.
-
-    With ``pruning_schedule="interleaved"`` the estimators prune in a few events spread
-    over the start of fine-tuning, each followed by masked training; this callback
-    tells the estimator which fine-tuning epoch begins. It does nothing in the dense
-    phase or with ``pruning_schedule="before"``.
-    """
-
-    def on_train_begin(self, net, X=None, y=None, phase=None, **kwargs):
-        """Count the fine-tuning epochs from zero."""
-        self.epoch_ = 0
-        self.active_ = phase == "fine_tune"
-
-    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        """Let the estimator prune if an event is due at this epoch."""
-        if getattr(self, "active_", False):
-            net._pruning_event(self.epoch_)
-
-    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        """One more fine-tuning epoch done."""
-        self.epoch_ = getattr(self, "epoch_", 0) + 1
+    def __getstate__(self):
+        """Pickled without the references to the module's weights."""
+        state = dict(vars(self))
+        state.pop("_pairs", None)
+        return state
 
 
 class ValidationScore(Callback):
     """Record the validation score (accuracy or R^2) after every epoch.
 
-    Added by the estimators when they hold out a validation set (``early_stopping``):
-    the history's ``valid_score`` column is what ``validation_scores_`` reports, like
-    scikit-learn's MLP. Weighted by the sample weights when ``fit`` had them.
+    Added by the estimators when the fit has a validation set: the history's
+    ``valid_score`` column is what ``validation_scores_`` reports, like scikit-learn's
+    MLP, and what the stopping rule watches. It scores the predictions skorch made for
+    the validation loss (no second pass over the rows), weighted by the sample weights
+    when ``fit`` had them.
     """
 
-    def on_epoch_end(self, net, dataset_valid=None, **kwargs):
-        """Score the network on the validation rows and record it as ``valid_score``."""
-        if dataset_valid is None:
+    def on_epoch_begin(self, net, **kwargs):
+        """Start collecting this epoch's validation predictions."""
+        self._seen = ([], [], [])
+
+    def on_batch_end(self, net, batch=None, training=False, y_pred=None, **kwargs):
+        """Keep a validation batch's predictions, targets and weights."""
+        if training or y_pred is None:
             return
-        predictions, targets, weights = [], [], []
-        for batch in net.get_iterator(dataset_valid, training=False):
-            Xi, yi = batch
-            predictions.append(net.evaluation_step(batch, training=False).detach().cpu())
-            targets.append(yi.detach().cpu())
-            if isinstance(Xi, dict) and "sample_weight" in Xi:
-                weights.append(Xi["sample_weight"].detach().cpu())
+        Xi, yi = batch
+        predictions, targets, weights = self._seen
+        predictions.append(y_pred.detach().cpu())
+        targets.append(torch.as_tensor(yi).cpu())
+        if isinstance(Xi, dict) and "sample_weight" in Xi:
+            weights.append(torch.as_tensor(Xi["sample_weight"]).cpu())
+
+    def on_epoch_end(self, net, dataset_valid=None, **kwargs):
+        """Score this epoch's validation predictions and record ``valid_score``."""
+        predictions, targets, weights = getattr(self, "_seen", ([], [], []))
+        self._seen = ([], [], [])
+        if dataset_valid is None or not predictions:
+            return
         weights = torch.cat(weights).numpy() if weights else None
         if weights is not None and not weights.sum() > 0:
             weights = None  # every validation row has weight 0: score them all alike
@@ -117,8 +129,9 @@ class GradualMagnitudePruning(Callback):
     ``nn.Linear`` layers together (global magnitude; biases are never pruned) are set
     to zero, and they are held at zero after every optimizer step. Works on
     ``net.module_`` of any skorch net. With the estimators, use it with
-    ``sparsity=0`` (no pruning of their own) and early stopping out of the way
-    (``n_iter_no_change`` at least ``max_epochs``), so that all scheduled epochs run.
+    ``sparsity=0`` (no pruning of their own) and stopping out of the way
+    (``early_stopping=False``, so that no earlier, denser epoch is restored, and
+    ``n_iter_no_change`` at least ``max_epochs``), so that all scheduled epochs run.
 
     Parameters
     ----------
@@ -161,7 +174,8 @@ class GradualMagnitudePruning(Callback):
     >>> X, y = load_iris(return_X_y=True)
     >>> gmp = GradualMagnitudePruning(final_sparsity=0.9)
     >>> net = ECPrunedMLPClassifier(sparsity=0, max_epochs=20, n_iter_no_change=20,
-    ...                             callbacks=[("gmp", gmp)], random_state=0).fit(X, y)
+    ...                             early_stopping=False, callbacks=[("gmp", gmp)],
+    ...                             random_state=0).fit(X, y)
     >>> round(net.sparsity_, 3)
     0.9
     """

@@ -11,7 +11,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
 
-from ._base import ATTRIBUTES_DOC, FIT_DOC, PARAMS_DOC, ECPrunedMixin
+from ._base import ECPrunedMixin
+from ._docs import ATTRIBUTES_DOC, FIT_DOC, PARAMS_DOC
 
 __all__ = ["ECPrunedMLPClassifier"]
 
@@ -38,8 +39,8 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
     >>> from sklearn.preprocessing import StandardScaler
     >>> from sklearn_ecprune import ECPrunedMLPClassifier
     >>> X, y = load_iris(return_X_y=True)
-    >>> clf = make_pipeline(StandardScaler(),
-    ...                     ECPrunedMLPClassifier(sparsity=0.8, random_state=0))
+    >>> clf = make_pipeline(StandardScaler(), ECPrunedMLPClassifier(
+    ...     sparsity=0.8, early_stopping=False, random_state=0))
     >>> clf.fit(X, y).score(X, y) > 0.9
     True
     >>> round(clf[-1].sparsity_, 2)
@@ -62,21 +63,21 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
     @property
     def classes_(self) -> np.ndarray:
         """The class labels seen at fit, in the order of ``predict_proba``'s columns."""
-        return self._label_encoder.classes_
+        return self._label_encoder_.classes_
 
     def _encode_target(self, y, *, reset: bool) -> np.ndarray:
         check_classification_targets(y)
         if reset:
             encoder = LabelEncoder()
-            preset = getattr(self, "_preset_classes", None)
+            preset = getattr(self, "_preset_classes_", None)
             encoder.fit(preset if preset is not None else y)
-            self._preset_classes = None
+            self._preset_classes_ = None
             if len(encoder.classes_) < 2:
                 raise ValueError(
                     f"{type(self).__name__} needs samples of at least 2 classes in the "
                     f"data, but the data contain only one class: {encoder.classes_[0]!r}."
                 )
-            self._label_encoder = encoder
+            self._label_encoder_ = encoder
             self.n_outputs_ = len(encoder.classes_)
         unseen = np.setdiff1d(np.unique(y), self.classes_)
         if unseen.size:
@@ -84,7 +85,7 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
                 f"y contains labels not seen at the first fit: {unseen.tolist()}; "
                 f"known classes are {self.classes_.tolist()}."
             )
-        return self._label_encoder.transform(y).astype(np.int64)
+        return self._label_encoder_.transform(y).astype(np.int64)
 
     def _fit_metadata_from_sizes(self, n_features: int, n_outputs: int) -> None:
         import warnings
@@ -96,7 +97,7 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
             stacklevel=4,
         )
         self.n_features_in_ = n_features
-        self._label_encoder = LabelEncoder().fit(np.arange(n_outputs))
+        self._label_encoder_ = LabelEncoder().fit(np.arange(n_outputs))
         self.n_outputs_ = n_outputs
 
     def _check_weighted_target(self, y, weights) -> None:

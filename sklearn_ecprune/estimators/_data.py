@@ -1,29 +1,175 @@
-"""Training data for skorch: rows densified one at a time, and the early-stopping split."""
+"""Training data for skorch: in-memory tensors served a batch at a time, and the hold-out split."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from skorch.dataset import Dataset
-from torch.utils.data import Subset
+import torch
+from torch.utils.data import Dataset, Subset
 
-__all__ = ["HoldOutSplit", "RowDataset"]
+__all__ = ["BatchDataset", "BatchIterator", "HoldOutSplit", "collate_batch", "holds_batches"]
 
 
-class RowDataset(Dataset):
-    """skorch's Dataset, with sparse rows densified also inside a dict of inputs.
+def _as_tensor(values: Any) -> Any:
+    """A dense array as a tensor (no copy); a sparse matrix stays CSR."""
+    if sp.issparse(values):
+        return sp.csr_matrix(values)
+    return torch.as_tensor(np.asarray(values))
 
-    Sample weights travel as ``X = {"X": X, "sample_weight": w}``; a sparse ``X``
-    (e.g. a ``OneHotEncoder`` with many categories) is densified row by row, never as
-    a whole matrix.
+
+def _rows(values: Any, index: Any) -> torch.Tensor:
+    """The rows ``index`` of a tensor, or of a CSR matrix densified."""
+    if sp.issparse(values):
+        return torch.from_numpy(values[index.numpy()].toarray())
+    return values.index_select(0, index)
+
+
+def _take(values: Any, rows: np.ndarray) -> Any:
+    """The rows ``rows`` of a tensor or of a CSR matrix (which stays sparse)."""
+    return values[rows] if sp.issparse(values) else values.index_select(0, torch.as_tensor(rows))
+
+
+class BatchDataset(Dataset):
+    """The training data as tensors, indexed a whole batch at a time.
+
+    skorch's default :class:`skorch.dataset.Dataset` is indexed one row at a time:
+    every row becomes a tensor of its own and the DataLoader stacks them again. This
+    dataset holds ``X`` (an array, a CSR matrix, or a dict of them, which is how the
+    sample weights travel), ``y`` and the weights as tensors made once per fit, and
+    implements ``__getitems__``: torch's DataLoader then asks for each batch's rows at
+    once (one gather per tensor; sparse rows are densified per batch), and
+    :func:`collate_batch` passes the batch through. The DataLoader's options
+    (``iterator_train__batch_size``, ``__shuffle``, ``__drop_last``, ...) work as
+    before; ``dataset[i]`` still gives one row.
+
+    Parameters
+    ----------
+    X : ndarray, CSR matrix or dict of them
+        Inputs, one row per sample.
+    y : ndarray or None
+        Targets.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ecprune.estimators._data import BatchDataset
+    >>> data = BatchDataset(np.zeros((5, 3), np.float32), np.arange(5))
+    >>> Xb, yb = data.__getitems__([4, 0])
+    >>> tuple(Xb.shape), yb.tolist()
+    ((2, 3), [4, 0])
     """
 
-    def transform(self, X, y):
-        if isinstance(X, Mapping):
-            X = {k: v.toarray().squeeze(0) if sp.issparse(v) else v for k, v in X.items()}
-        return super().transform(X, y)
+    def __init__(self, X: Any, y: Any = None, length: int | None = None) -> None:
+        self.X = (
+            {k: _as_tensor(v) for k, v in X.items()} if isinstance(X, Mapping) else _as_tensor(X)
+        )
+        self.y = None if y is None else _as_tensor(y)
+        first = next(iter(self.X.values())) if isinstance(self.X, Mapping) else self.X
+        self._len = first.shape[0] if length is None else length
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitems__(self, index: Sequence[int]) -> tuple[Any, Any]:
+        return self.batch(torch.as_tensor(index, dtype=torch.int64))
+
+    def batch(self, index: torch.Tensor) -> tuple[Any, Any]:
+        """The rows ``index`` (a tensor of row numbers) as one batch ``(X, y)``."""
+        if isinstance(self.X, Mapping):
+            Xb = {k: _rows(v, index) for k, v in self.X.items()}
+        else:
+            Xb = _rows(self.X, index)
+        # skorch's convention for a dataset without targets: a placeholder per row.
+        yb = torch.zeros(len(index)) if self.y is None else self.y.index_select(0, index)
+        return Xb, yb
+
+    def __getitem__(self, i: int) -> tuple[Any, Any]:
+        Xb, yb = self.__getitems__([i])
+        if isinstance(Xb, Mapping):
+            return {k: v[0] for k, v in Xb.items()}, yb[0]
+        return Xb[0], yb[0]
+
+    def subset(self, rows: np.ndarray) -> BatchDataset:
+        """The rows ``rows`` as a dataset of their own (copied once, gathered contiguously)."""
+        X = {k: _take(v, rows) for k, v in self.X.items()} if isinstance(self.X, Mapping) else (
+            _take(self.X, rows)
+        )
+        return BatchDataset(X, None if self.y is None else _take(self.y, rows))
+
+
+class BatchIterator:
+    """The batches of a :class:`BatchDataset`, as torch's DataLoader would cut them.
+
+    The same batches as ``DataLoader(dataset, batch_size, shuffle, drop_last,
+    generator)`` (the same permutation drawn from the same generator), each gathered
+    with one index per tensor, without the DataLoader's per-batch sampler, fetcher and
+    collation. Used by the estimators when no other DataLoader option is set.
+
+    Parameters
+    ----------
+    dataset : BatchDataset
+        The rows.
+    batch_size : int, default=1
+        Rows per batch.
+    shuffle : bool, default=False
+        Draw a new order of the rows at every pass, from ``generator``.
+    drop_last : bool, default=False
+        Leave out a last batch smaller than ``batch_size``.
+    generator : torch.Generator or None, default=None
+        The generator of the shuffling.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ecprune.estimators._data import BatchDataset, BatchIterator
+    >>> data = BatchDataset(np.zeros((5, 2), np.float32), np.arange(5))
+    >>> [yb.tolist() for _, yb in BatchIterator(data, batch_size=2)]
+    [[0, 1], [2, 3], [4]]
+    """
+
+    OPTIONS = frozenset({"batch_size", "shuffle", "drop_last", "generator"})
+
+    def __init__(
+        self,
+        dataset: BatchDataset,
+        batch_size: int = 1,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        self.dataset, self.batch_size = dataset, int(batch_size)
+        self.shuffle, self.drop_last, self.generator = shuffle, drop_last, generator
+
+    def __len__(self) -> int:
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self):
+        n = len(self.dataset)
+        if self.shuffle:
+            # torch's RandomSampler: one permutation per pass, and a second (empty) draw
+            # for the remainder, which advances the generator as the DataLoader does.
+            order = torch.randperm(n, generator=self.generator)
+            torch.randperm(n, generator=self.generator)
+        else:
+            order = torch.arange(n)
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            yield self.dataset.batch(order[start : start + self.batch_size])
+
+
+def collate_batch(batch: Any) -> Any:
+    """The DataLoader's ``collate_fn`` for a :class:`BatchDataset`: the batch as it is."""
+    return batch
+
+
+def holds_batches(dataset: Any) -> bool:
+    """Whether ``dataset`` serves whole batches (a BatchDataset, or a Subset of one)."""
+    while isinstance(dataset, Subset):
+        dataset = dataset.dataset
+    return isinstance(dataset, BatchDataset)
 
 
 class HoldOutSplit:
@@ -41,6 +187,15 @@ class HoldOutSplit:
         Keep the class proportions in both parts.
     random_state : int
         Seed of the split.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ecprune.estimators._data import BatchDataset, HoldOutSplit
+    >>> data = BatchDataset(np.zeros((10, 2), np.float32), np.arange(10) % 2)
+    >>> train, valid = HoldOutSplit(0.2, True, 0)(data, np.arange(10) % 2)
+    >>> len(train), len(valid)
+    (8, 2)
     """
 
     def __init__(self, fraction: float, stratified: bool, random_state: int):
@@ -61,7 +216,10 @@ class HoldOutSplit:
             train, valid = train_test_split(
                 rows, test_size=self.fraction, random_state=self.random_state
             )
-        return Subset(dataset, np.sort(train)), Subset(dataset, np.sort(valid))
+        train, valid = np.sort(train), np.sort(valid)
+        if isinstance(dataset, BatchDataset):
+            return dataset.subset(train), dataset.subset(valid)
+        return Subset(dataset, train), Subset(dataset, valid)
 
     def __repr__(self) -> str:
         return (

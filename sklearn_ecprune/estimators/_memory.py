@@ -2,7 +2,7 @@
 
 A grid search over ``sparsity`` (or any pruning parameter) trains the same dense network
 once per candidate and fold. With ``memory`` set, the dense phase is a call of the
-module-level :func:`_dense_phase`, cached by :class:`joblib.Memory` on disk: its key is
+module-level :func:`_dense_state`, cached by :class:`joblib.Memory` on disk: its key is
 a content hash of everything that affects dense training (every parameter but the
 pruning ones, the data, the seed), its value the trained state (weights, optimizer
 state, history, random generators). A fit that differs only in pruning parameters
@@ -25,7 +25,7 @@ import inspect
 import os
 import types
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import joblib
@@ -37,7 +37,7 @@ try:  # POSIX; elsewhere concurrent workers may train the same network twice
 except ImportError:  # pragma: no cover
     fcntl = None
 
-__all__ = ["cached_dense_phase", "dense_key"]
+__all__ = ["dense_cache", "dense_key"]
 
 # Code from these packages is identified by its import path: it does not change
 # within a session. Everything else (a notebook, a user's module) is hashed by source.
@@ -175,36 +175,65 @@ def dense_key(
         return None
 
 
-def _dense_phase(key: str, X, y, fit_params, *, estimator) -> dict[str, Any]:
-    """Train ``estimator``'s dense network and return its state (the cached call).
+def _dense_state(key: str, X, y, *, state: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The cached call: its output is the dense state it is given.
 
-    ``key`` stands for the estimator's parameters, the fit parameters and the seed in
-    the cache's key; the estimator itself is not hashed (it carries fitted state).
+    ``key`` stands for the estimator's parameters, the fit parameters and the seed;
+    ``X`` and ``y`` are hashed by :class:`joblib.Memory`; ``state`` is not part of the
+    key. Called with the trained state when the dense phase ends, it stores it; called
+    again with the same key, data and ``state=None``, it returns what was stored.
     """
-    return estimator._train_dense(X, y, **fit_params)
+    return state
+
+
+class _Lock:
+    """An exclusive lock on a file of the cache, released once (at the latest on exit)."""
+
+    def __init__(self, location: str, key: str):
+        self.handle = None
+        if fcntl is None:
+            return
+        folder = os.path.join(location, "sklearn_ecprune_locks")
+        os.makedirs(folder, exist_ok=True)
+        # O_NOFOLLOW and no O_TRUNC: a link planted in a shared cache folder is refused,
+        # and no file is ever truncated.
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        self.handle = os.open(os.path.join(folder, key + ".lock"), flags, 0o600)
+        fcntl.flock(self.handle, fcntl.LOCK_EX)
+
+    def release(self) -> None:
+        if self.handle is not None:
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+            os.close(self.handle)
+            self.handle = None
 
 
 @contextlib.contextmanager
-def _locked(location: str, key: str) -> Iterator[None]:
-    if fcntl is None:
-        yield
-        return
-    folder = os.path.join(location, "sklearn_ecprune_locks")
-    os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, key + ".lock"), "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def dense_cache(
+    memory: joblib.Memory, key: str | None, X, y
+) -> Iterator[tuple[dict[str, Any] | None, Callable[[dict[str, Any]], None] | None]]:
+    """``(state, store)`` for a fit's dense phase under ``memory``.
 
-
-def cached_dense_phase(
-    memory: joblib.Memory, key: str | None, estimator: Any, X, y, fit_params: dict
-) -> dict[str, Any]:
-    """The trained dense state: from ``memory`` when it holds it, else trained now."""
+    ``state`` is the stored dense state when the cache holds this key and data (the
+    fit restores it and skips its dense training), else ``None``; ``store`` is then the
+    function that stores the state once the dense phase has trained (``None`` when
+    nothing is cached). A lock per key makes a second worker with the same key wait
+    until the first one has stored its state, instead of training it again.
+    """
     if memory.location is None or key is None:
-        return estimator._train_dense(X, y, **fit_params)
-    cached = memory.cache(_dense_phase, ignore=["estimator", "fit_params"])
-    with _locked(str(memory.location), key):
-        return cached(key, X, y, fit_params, estimator=estimator)
+        yield None, None
+        return
+    cached = memory.cache(_dense_state, ignore=["state"])
+    lock = _Lock(str(memory.location), key)
+    try:
+        if cached.check_call_in_cache(key, X, y, state=None):
+            yield cached(key, X, y, state=None), None
+            return
+
+        def store(state: dict[str, Any]) -> None:
+            cached(key, X, y, state=state)
+            lock.release()
+
+        yield None, store
+    finally:
+        lock.release()

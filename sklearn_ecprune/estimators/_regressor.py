@@ -10,7 +10,8 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetRegressor
 
-from ._base import ATTRIBUTES_DOC, FIT_DOC, PARAMS_DOC, ECPrunedMixin
+from ._base import ECPrunedMixin
+from ._docs import ATTRIBUTES_DOC, FIT_DOC, PARAMS_DOC
 from ._module import TargetScale
 
 __all__ = ["ECPrunedMLPRegressor"]
@@ -101,13 +102,13 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
             )
         self.n_features_in_ = n_features
         self.n_outputs_ = n_outputs
-        self._fit_y_ndim = 1 if n_outputs == 1 else 2
-        self._target_mean, self._target_scale = np.zeros(n_outputs), np.ones(n_outputs)
+        self._fit_y_ndim_ = 1 if n_outputs == 1 else 2
+        self._target_mean_, self._target_scale_ = np.zeros(n_outputs), np.ones(n_outputs)
 
     def _deployed(self, module: torch.nn.Module) -> torch.nn.Module:
         if not self.standardize_target:
             return module
-        scale = TargetScale(self._target_mean, self._target_scale)
+        scale = TargetScale(self._target_mean_, self._target_scale_)
         scale.to(next(self.module_.parameters()).device)
         if isinstance(module, torch.nn.Sequential):
             return module.append(scale)
@@ -116,7 +117,7 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
     def _encode_target(self, y, *, reset: bool) -> np.ndarray:
         y = np.asarray(y, dtype=np.float64)
         if reset:
-            self._fit_y_ndim = y.ndim
+            self._fit_y_ndim_ = y.ndim
             self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
         y = y.reshape(len(y), -1)
         if y.shape[1] != self.n_outputs_:
@@ -129,9 +130,9 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
             if self.standardize_target:
                 mean, scale = y.mean(axis=0), y.std(axis=0)
                 scale[~(scale > 0)] = 1.0  # a constant output keeps its unit
-            self._target_mean, self._target_scale = mean, scale
+            self._target_mean_, self._target_scale_ = mean, scale
         with np.errstate(over="ignore"):  # overflow to inf is reported just below
-            encoded = ((y - self._target_mean) / self._target_scale).astype(np.float32)
+            encoded = ((y - self._target_mean_) / self._target_scale_).astype(np.float32)
         if not np.isfinite(encoded).all():
             raise ValueError(
                 "y has values too large for the float32 network"
@@ -199,8 +200,8 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
         (3, 2)
         """
         output = self._forward_numpy(X).astype(np.float64)
-        output = output * self._target_scale + self._target_mean
-        return output.ravel() if self._fit_y_ndim == 1 else output
+        output = output * self._target_scale_ + self._target_mean_
+        return output.ravel() if self._fit_y_ndim_ == 1 else output
 
     @property
     def predict_proba(self):

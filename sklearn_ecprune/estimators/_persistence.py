@@ -1,0 +1,221 @@
+"""What a fitted estimator keeps: pickles with CSR layers, ``load_params``, the MLP attributes."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+from skorch.utils import to_numpy
+
+from ..engine._deploy import restore_weights, sparse_weights, without_weights
+from ..engine._methods import PRUNING_METHODS, register_method
+from ..engine._report import LayerReport, PruningReport
+from ._plan import FitPlan
+
+__all__ = ["FittedStateMixin"]
+
+
+class FittedStateMixin:
+    """Persistence and scikit-learn's MLP attributes, read off the fitted network."""
+
+    # ------------------------------------------------------------ persistence
+    def __getstate__(self):
+        """The pickled state: pruned layers as CSR, no optimizer moments, no caches.
+
+        The kept weights of every layer sparser than half are stored with their
+        positions (which are the layer's mask), instead of the dense weight and a
+        dense mask; the optimizer's state (Adam's moments, twice the weights) is not
+        stored: after loading, continued training (``partial_fit``, ``warm_start``)
+        starts from a fresh optimizer, as fine-tuning does after pruning.
+        """
+        vars_ = vars(self)
+        swapped = {key: vars_[key] for key in ("_inference_",) if key in vars_}
+        compact = None
+        plan = vars_.get("_plan_")
+        training = plan is not None and plan.training
+        if self.__sklearn_is_fitted__() and hasattr(self, "masks_") and not training:
+            compact = sparse_weights(self.module_, self.masks_)
+            swapped.update({k: vars_[k] for k in ("module_", "optimizer_", "masks_")})
+            vars_["module_"] = without_weights(self.module_, compact)
+            vars_["optimizer_"] = None
+            vars_["masks_"] = {k: m for k, m in self.masks_.items() if k not in compact}
+        for key in swapped:
+            if key not in ("module_", "optimizer_", "masks_"):
+                del vars_[key]
+        try:
+            state = super().__getstate__()
+        finally:
+            vars_.update(swapped)
+        if compact is not None:
+            state["_sparse_weights"] = compact
+        # A method registered by the user travels with the estimator (by reference to
+        # its class), so that worker processes know its name too.
+        if isinstance(self.pruning, str) and self.pruning in PRUNING_METHODS:
+            method = PRUNING_METHODS[self.pruning]
+            if not method.__module__.startswith("sklearn_ecprune."):
+                state["_registered_pruning_method"] = method
+        return state
+
+    def __setstate__(self, state):
+        method = state.pop("_registered_pruning_method", None)
+        if method is not None and method.name not in PRUNING_METHODS:
+            register_method(method)
+        compact = state.pop("_sparse_weights", None)
+        super().__setstate__(state)
+        if compact is not None:
+            restore_weights(self.module_, self.masks_, compact)
+            self.initialize_optimizer()
+        if hasattr(self, "masks_"):
+            self._refresh_inference()
+
+    def load_params(self, f_params=None, *args, use_safetensors=False, **kwargs):
+        """skorch's ``load_params``; the masks and sparsity then follow the loaded weights.
+
+        On an estimator that was never fitted, the default :class:`MLPModule` is sized
+        from the saved parameters (``n_features_in_`` and ``n_outputs_``); the
+        classifier's ``classes_`` are then ``0 .. n_outputs_ - 1`` (labels are not
+        part of the parameters; pickle the estimator to keep them), and a regressor
+        with ``standardize_target=True`` cannot be restored this way. Weights at zero
+        count as pruned: they stay zero in ``partial_fit`` and warm-started fits.
+
+        Parameters
+        ----------
+        f_params : str, path or file-like, default=None
+            The module's parameters, as written by ``save_params``.
+        *args, use_safetensors, **kwargs
+            As in skorch (``f_optimizer``, ``f_criterion``, ``f_history``,
+            ``checkpoint``, ...).
+
+        Returns
+        -------
+        self : object
+            The estimator, with the loaded parameters.
+
+        Examples
+        --------
+        >>> import io
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn_ecprune import ECPrunedMLPClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = ECPrunedMLPClassifier(max_epochs=20, random_state=0).fit(X, y)
+        >>> buffer = io.BytesIO()
+        >>> clf.save_params(f_params=buffer)
+        >>> _ = buffer.seek(0)
+        >>> other = ECPrunedMLPClassifier(max_epochs=20).fit(X, y).load_params(buffer)
+        >>> bool(np.array_equal(other.predict(X), clf.predict(X)))
+        True
+        >>> other.sparsity_ == clf.sparsity_
+        True
+        """
+        if not self.initialized_:
+            if f_params is None:
+                raise ValueError(
+                    f"load_params on an unfitted {type(self).__name__} needs f_params: the "
+                    "network is sized from the saved parameters."
+                )
+            self._size_from_parameters(f_params, use_safetensors)
+        super().load_params(f_params, *args, use_safetensors=use_safetensors, **kwargs)
+        self._masks_from_weights()
+        self._refresh_inference()
+        return self
+
+    def _size_from_parameters(self, f_params, use_safetensors: bool) -> None:
+        if use_safetensors:
+            from safetensors.torch import load_file
+
+            state = load_file(f_params)
+        else:
+            state = torch.load(f_params, map_location="cpu", weights_only=True)
+        if hasattr(f_params, "seek"):
+            f_params.seek(0)
+        weights = [v for k, v in state.items() if k.endswith("weight") and v.ndim == 2]
+        if not weights:
+            raise ValueError("The saved parameters hold no Linear layer weight.")
+        self._fit_metadata_from_sizes(weights[0].shape[1], weights[-1].shape[0])
+        self._plan_ = FitPlan.draw(
+            self.random_state,
+            n_samples=0,
+            early_stopping=False,
+            train_split=None,
+            stratified=self._is_classifier,
+        )
+        self.initialize()
+
+    def _masks_from_weights(self) -> None:
+        """Masks, sparsity and report from the weights themselves (zeros are pruned)."""
+        layers = [
+            (name, m) for name, m in self.module_.named_modules() if isinstance(m, torch.nn.Linear)
+        ]
+        self.masks_ = {name: m.weight.detach() != 0 for name, m in layers}
+        rows = [
+            LayerReport(name, tuple(m.weight.shape), m.weight.numel(), int(mask.sum()), 0.0)
+            for (name, m), mask in zip(layers, self.masks_.values(), strict=True)
+        ]
+        self.pruning_report_ = PruningReport(rows, "loaded parameters", float(self.sparsity))
+        kept = sum(int(mask.sum()) for mask in self.masks_.values())
+        self.sparsity_ = 1.0 - kept / self._plan_.dense_n_weights
+
+    # ------------------------------------------------ scikit-learn MLP attributes
+    def _history_column(self, key: str) -> list[float]:
+        check_is_fitted(self)
+        return [row[key] for row in self.history_ if key in row]
+
+    @property
+    def loss_curve_(self) -> list[float]:
+        """Training loss of every epoch (dense training, then fine-tuning)."""
+        return self._history_column("train_loss")
+
+    @property
+    def validation_scores_(self) -> list[float] | None:
+        """Validation score (accuracy or R^2) of every epoch; None without a split."""
+        scores = self._history_column("valid_score")
+        return scores or None
+
+    @property
+    def best_validation_score_(self) -> float | None:
+        """Best validation score; None without a validation split."""
+        scores = self.validation_scores_
+        return None if scores is None else max(scores)
+
+    @property
+    def best_loss_(self) -> float | None:
+        """Lowest training loss; None when early stopping watches a validation set."""
+        if self.validation_scores_ is not None:
+            return None
+        return min(self.loss_curve_)
+
+    @property
+    def n_iter_(self) -> int:
+        """Epochs run in all (dense training and fine-tuning)."""
+        check_is_fitted(self)
+        return len(self.history_)
+
+    def _linear_layers(self, check: bool = True) -> list[torch.nn.Linear]:
+        """The network's ``nn.Linear`` layers, in the order of ``module_.modules()``."""
+        if check:
+            check_is_fitted(self)
+        return [m for m in self.module_.modules() if isinstance(m, torch.nn.Linear)]
+
+    @property
+    def hidden_layer_sizes_(self) -> tuple[int, ...]:
+        """The hidden widths of the fitted network (smaller after neuron pruning)."""
+        return tuple(m.out_features for m in self._linear_layers()[:-1])
+
+    @property
+    def coefs_(self) -> list[np.ndarray]:
+        """Weight matrices, ``coefs_[i]`` of shape (n_in, n_out), as scikit-learn's MLP."""
+        return [to_numpy(m.weight.detach()).T.copy() for m in self._linear_layers()]
+
+    @property
+    def intercepts_(self) -> list[np.ndarray]:
+        """Bias vectors, ``intercepts_[i]`` of shape (n_out,) (zeros without a bias)."""
+        return [
+            np.zeros(m.out_features, np.float32) if m.bias is None else to_numpy(m.bias.detach())
+            for m in self._linear_layers()
+        ]
+
+    @property
+    def n_layers_(self) -> int:
+        """Layers, input and output included, as in scikit-learn's MLP."""
+        return len(self._linear_layers()) + 1
