@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import copy
 import functools
-import inspect
-import numbers
 import os
 import threading
-from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -29,60 +26,18 @@ from skorch.dataset import Dataset
 from skorch.utils import to_tensor
 from torch.utils.data import DataLoader
 
-from ..engine._methods import DEFAULT_METHOD, METHOD
-from ..engine._validation import (
-    BATCH_SIZE,
-    COMPENSATE,
-    FINITE_NON_NEGATIVE_FLOAT,
-    HIDDEN_LAYER_SIZES,
-    MEMORY,
-    N_STEPS,
-    NON_NEGATIVE_FLOAT,
-    NON_NEGATIVE_INT,
-    POSITIVE_INT,
-    RANDOM_STATE,
-    SCOPE,
-    SPARSITY,
-    Interval,
-    Options,
-    validate_params,
-)
 from ._callbacks import KeepPrunedWeightsZero, ValidationScore
 from ._data import BatchDataset, BatchIterator, HoldOutSplit, collate_batch, holds_batches
 from ._inference import InferenceMixin
 from ._memory import dense_cache, dense_key
-from ._module import ACTIVATIONS, MLPModule
+from ._module import MLPModule
+from ._params import AFTER_DENSE_PARAMS, ParamsMixin
 from ._persistence import FittedStateMixin
 from ._plan import FitPlan
 from ._schedule import FitPhases, check_finite, fine_tune_budget, prune_network
 from ._threads import torch_threads
 
 __all__ = ["ECPrunedMixin"]
-
-# Parameters that act only after dense training: fits that differ only in these share
-# their dense phase under ``memory``.
-_AFTER_DENSE_PARAMS = frozenset(
-    {
-        "sparsity",
-        "pruning",
-        "scope",
-        "n_steps",
-        "compensate",
-        "pruning_params",
-        "pruning_unit",
-        "pruning_schedule",
-        "inference",
-        "fine_tune_epochs",
-        "calibration_size",
-        "verbose",
-        "memory",
-    }
-)
-# prune_mlp's options that have no parameter of their own on the estimators.
-PRUNING_PARAMS = ("min_density", "sequential", "ridge", "cg_iterations", "batch_size", "output_fn")
-NEURON_PRUNING_PARAMS = ("batch_size", "output_fn")
-# skorch's own per-fit registries; every other fitted attribute ends with "_".
-_SKORCH_STATE = frozenset({"_modules", "_criteria", "_optimizers"})
 
 # torch's global generator is the only way to seed a user's module class; its
 # construction is serialised so that concurrent fits cannot interleave draws.
@@ -99,248 +54,8 @@ def _fused_adam_on_cpu() -> bool:
     return True
 
 
-def _keep_identity(value: Any, memo: dict[int, Any]) -> None:
-    """Mark ``value`` and what it holds in lists, tuples and dicts as not to be copied."""
-    if id(value) in memo:
-        return
-    memo[id(value)] = value
-    items = value.values() if isinstance(value, dict) else value
-    if isinstance(value, list | tuple | dict):
-        for item in items:
-            _keep_identity(item, memo)
-
-
-class _DeviceConstraint:
-    """A torch device that can hold a trained network (not "meta")."""
-
-    def is_satisfied_by(self, value: Any) -> bool:
-        if value is None:
-            return True
-        try:
-            device = torch.device(value)
-        except (RuntimeError, TypeError, ValueError):
-            return False
-        if device.type == "cuda":
-            return torch.cuda.is_available()
-        return device.type in ("cpu", "mps", "xpu")
-
-    def __str__(self) -> str:
-        return "a torch device that can train a network ('cpu', or 'cuda' where available)"
-
-
-
-class ECPrunedMixin(InferenceMixin, FittedStateMixin):
+class ECPrunedMixin(ParamsMixin, InferenceMixin, FittedStateMixin):
     """Fit = train dense, prune to ``sparsity``, fine-tune with the masks enforced."""
-
-    # skorch reads these before ``initialize``; as class attributes they keep
-    # ``__init__`` down to assigning parameters, as scikit-learn requires.
-    initialized_ = False
-    history_ = None
-    virtual_params_ = MappingProxyType({})
-
-    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "hidden_layer_sizes": HIDDEN_LAYER_SIZES,
-        "activation": [Options(str, set(ACTIVATIONS))],
-        "sparsity": SPARSITY,
-        "pruning": METHOD,
-        "scope": SCOPE,
-        "n_steps": N_STEPS,
-        "compensate": COMPENSATE,
-        "pruning_params": [None, dict],
-        "fine_tune_epochs": [*NON_NEGATIVE_INT, Options(str, {"auto"})],
-        "pruning_schedule": [Options(str, {"interleaved", "before"})],
-        "calibration_size": [None, *POSITIVE_INT],
-        "random_state": RANDOM_STATE,
-        "memory": MEMORY,
-        "tol": NON_NEGATIVE_FLOAT,
-        "n_iter_no_change": POSITIVE_INT,
-        "max_epochs": POSITIVE_INT,
-        "batch_size": [*BATCH_SIZE, Options(int, {-1})],
-        "warm_start": ["boolean"],
-        "pruning_unit": [Options(str, {"weight", "neuron"})],
-        "inference": [Options(str, {"auto", "dense", "sparse"})],
-        "alpha": FINITE_NON_NEGATIVE_FLOAT,
-        "early_stopping": ["boolean", Options(str, {"auto"})],
-        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
-        "device": [_DeviceConstraint()],
-        "n_threads": [*POSITIVE_INT, Options(str, {"auto"})],
-    }
-
-    def __init__(
-        self,
-        module=None,
-        *,
-        hidden_layer_sizes=(100,),
-        activation="relu",
-        sparsity=0.8,
-        pruning=DEFAULT_METHOD,
-        scope="global",
-        n_steps=10,
-        compensate=None,
-        pruning_params=None,
-        pruning_unit="weight",
-        pruning_schedule="interleaved",
-        fine_tune_epochs="auto",
-        calibration_size=2048,
-        random_state=None,
-        memory=None,
-        inference="auto",
-        alpha=1e-4,
-        early_stopping=True,
-        validation_fraction=0.1,
-        tol=1e-4,
-        n_iter_no_change=10,
-        criterion=None,
-        optimizer=torch.optim.Adam,
-        lr=1e-3,
-        max_epochs=200,
-        batch_size=200,
-        iterator_train=DataLoader,
-        iterator_valid=DataLoader,
-        dataset=Dataset,
-        train_split=None,
-        callbacks=None,
-        predict_nonlinearity="auto",
-        warm_start=False,
-        verbose=0,
-        device="cpu",
-        compile=False,
-        use_caching="auto",
-        torch_load_kwargs=None,
-        n_threads="auto",
-        **kwargs,
-    ):
-        self.module = module
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.sparsity = sparsity
-        self.pruning = pruning
-        self.scope = scope
-        self.n_steps = n_steps
-        self.compensate = compensate
-        self.pruning_params = pruning_params
-        self.pruning_unit = pruning_unit
-        self.pruning_schedule = pruning_schedule
-        self.fine_tune_epochs = fine_tune_epochs
-        self.calibration_size = calibration_size
-        self.random_state = random_state
-        self.memory = memory
-        self.inference = inference
-        self.alpha = alpha
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.criterion = criterion
-        self.optimizer = optimizer
-        self.lr = lr
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.iterator_train = iterator_train
-        self.iterator_valid = iterator_valid
-        self.dataset = dataset
-        self.train_split = train_split
-        self.callbacks = callbacks
-        self.predict_nonlinearity = predict_nonlinearity
-        self.warm_start = warm_start
-        self.verbose = verbose
-        self.device = device
-        self.compile = compile
-        self.use_caching = use_caching
-        self.torch_load_kwargs = torch_load_kwargs
-        self.n_threads = n_threads
-        # skorch's routed parameters (module__*, optimizer__*, ...), checked at fit.
-        self._params_to_validate = set(kwargs)
-        vars(self).update(kwargs)
-
-    # ------------------------------------------------------------------ params
-    def _get_param_names(self):
-        # The constructor's parameters plus the extra keyword arguments skorch keeps
-        # as attributes (module__*, optimizer__*, ...; unknown ones fail at fit).
-        # skorch's own version also returns private attributes.
-        init = inspect.signature(type(self).__init__).parameters.values()
-        named = {p.name for p in init if p.name != "self" and p.kind != p.VAR_KEYWORD}
-        extra = {key for key in vars(self) if not key.startswith("_") and not key.endswith("_")}
-        return sorted(named | extra)
-
-    def set_params(self, **params):
-        """Set parameters, scikit-learn style: stored now, used by the next fit.
-
-        skorch's routed parameters (``module__*``, ``optimizer__*``,
-        ``callbacks__*``, ...) are accepted and checked at fit. Unlike skorch,
-        nothing is re-initialised here, so a fitted estimator stays consistent
-        until it is fitted again; only the optimizer's live settings
-        (``optimizer__lr`` and the like) are updated in place, as in skorch.
-
-        Parameters
-        ----------
-        **params : dict
-            Estimator parameters.
-
-        Returns
-        -------
-        self : object
-            The estimator.
-
-        Examples
-        --------
-        >>> from sklearn_ecprune import ECPrunedMLPClassifier
-        >>> ECPrunedMLPClassifier().set_params(sparsity=0.9).sparsity
-        0.9
-        """
-        valid = set(self._get_param_names())
-        for key, value in params.items():
-            if "__" in key:
-                self._params_to_validate.add(key)
-            elif key not in valid:
-                raise ValueError(
-                    f"Invalid parameter {key!r} for estimator {type(self).__name__}. "
-                    f"Valid parameters are: {sorted(valid)!r}."
-                )
-            setattr(self, key, value)
-        if self.initialized_:
-            self._apply_virtual_params(
-                {k: v for k, v in params.items() if self._is_virtual_param(k)}
-            )
-        if "inference" in params and hasattr(self, "masks_"):
-            self._refresh_inference()
-        return self
-
-    def _check_params(self) -> None:
-        """Check this package's parameters; messages name the parameter."""
-        owner = type(self).__name__
-        validate_params(self.get_params(deep=False), self._parameter_constraints, owner)
-        if self.pruning_params:
-            unknown = sorted(set(self.pruning_params) - set(PRUNING_PARAMS))
-            if unknown:
-                raise ValueError(
-                    f"pruning_params of {owner} has unknown keys {unknown}; the engine "
-                    f"options it takes are {list(PRUNING_PARAMS)} (the other options of "
-                    "prune_mlp are parameters of the estimator)."
-                )
-        if self.pruning_unit == "neuron":
-            self._check_neuron_params(owner)
-
-    def _check_neuron_params(self, owner: str) -> None:
-        """Refuse the weight-pruning settings that removing neurons cannot honour."""
-        ignored = sorted(set(self.pruning_params or {}) - set(NEURON_PRUNING_PARAMS))
-        if ignored:
-            raise ValueError(
-                f"pruning_params {ignored} of {owner} apply to weights; with "
-                f"pruning_unit='neuron' only {list(NEURON_PRUNING_PARAMS)} are used."
-            )
-        if not (isinstance(self.pruning, str) and self.pruning.startswith("ecp")):
-            raise ValueError(
-                f"pruning_unit='neuron' ranks neurons by ECP's neuron score (the error left "
-                f"after compensating through the next layer's bias); {owner} got "
-                f"pruning={self.pruning!r}, a weight criterion. Use pruning_unit='weight', "
-                "or keep an 'ecp' method."
-            )
-        if self.scope != "global":
-            raise ValueError(
-                f"pruning_unit='neuron' removes neurons across all hidden layers at once; "
-                f"{owner} got scope={self.scope!r}. Use scope='global'."
-            )
 
     # ------------------------------------------------------------ skorch hooks
     def initialize_criterion(self):
@@ -579,34 +294,6 @@ class ECPrunedMixin(InferenceMixin, FittedStateMixin):
         return bool(self.initialized_) and hasattr(self, "n_features_in_")
 
     # --------------------------------------------------------------------- fit
-    def _trial(self, keep_fitted: bool):
-        """A copy to fit: the same parameters, and (deep-copied) fitted state if asked.
-
-        ``fit`` works on this copy and moves its fitted state over only when it
-        succeeded, so a fit that fails leaves the estimator as it was. Parameters and
-        anything else set from outside (e.g. a pipeline's context) stay the same objects.
-        Fitted state is what ends with ``_`` (scikit-learn's convention; the per-fit
-        plan is ``_plan_``) and skorch's registries.
-        """
-        trial = type(self).__new__(type(self))
-        context = {k: v for k, v in vars(self).items() if not _is_fitted(k)}
-        vars(trial).update(context)
-        vars(trial)["_params_to_validate"] = set(self._params_to_validate)
-        if keep_fitted:
-            fitted = {k: v for k, v in vars(self).items() if _is_fitted(k) and k != "_inference_"}
-            # Callbacks given as instances are used by skorch as they are: keep them
-            # (and every other parameter) the same objects in the copy.
-            memo: dict[int, Any] = {}
-            _keep_identity(list(context.values()), memo)
-            vars(trial).update(copy.deepcopy(fitted, memo))
-        return trial
-
-    def _adopt(self, trial) -> None:
-        """Take over the fitted state of a trial that succeeded."""
-        for name in [k for k in vars(self) if _is_fitted(k)]:
-            del vars(self)[name]
-        vars(self).update({k: v for k, v in vars(trial).items() if _is_fitted(k)})
-
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Train the dense network, prune it to ``sparsity``, then fine-tune.
 
@@ -719,7 +406,7 @@ class ECPrunedMixin(InferenceMixin, FittedStateMixin):
             params = {
                 k: v
                 for k, v in self.get_params(deep=False).items()
-                if k not in _AFTER_DENSE_PARAMS
+                if k not in AFTER_DENSE_PARAMS
             }
             key = dense_key(self, params, fit_params, plan.seed)
         return _PlannedCache(self, dense_cache(memory, key, data, y))
@@ -765,10 +452,6 @@ class ECPrunedMixin(InferenceMixin, FittedStateMixin):
         tags.input_tags.allow_nan = False
         tags.input_tags.sparse = True
         return tags
-
-
-def _is_fitted(name: str) -> bool:
-    return name in _SKORCH_STATE or (name.endswith("_") and not name.endswith("__"))
 
 
 class _PlannedCache:

@@ -1,6 +1,9 @@
-"""What a fitted estimator keeps: pickles with CSR layers, ``load_params``, the MLP attributes."""
+"""What a fitted estimator keeps: fits on a copy, pickles with CSR layers, the MLP attributes."""
 
 from __future__ import annotations
+
+import copy
+from typing import Any
 
 import numpy as np
 import torch
@@ -15,8 +18,58 @@ from ._plan import FitPlan
 __all__ = ["FittedStateMixin"]
 
 
+def _keep_identity(value: Any, memo: dict[int, Any]) -> None:
+    """Mark ``value`` and what it holds in lists, tuples and dicts as not to be copied."""
+    if id(value) in memo:
+        return
+    memo[id(value)] = value
+    items = value.values() if isinstance(value, dict) else value
+    if isinstance(value, list | tuple | dict):
+        for item in items:
+            _keep_identity(item, memo)
+
+
+
+# skorch's own per-fit registries; every other fitted attribute ends with "_".
+_SKORCH_STATE = frozenset({"_modules", "_criteria", "_optimizers"})
+
+
+def _is_fitted(name: str) -> bool:
+    return name in _SKORCH_STATE or (name.endswith("_") and not name.endswith("__"))
+
+
 class FittedStateMixin:
-    """Persistence and scikit-learn's MLP attributes, read off the fitted network."""
+    """Fitted state: taken over from a fit that succeeded, pickled, loaded, read off."""
+
+    # ------------------------------------------------------------ fit on a copy
+    def _trial(self, keep_fitted: bool):
+        """A copy to fit: the same parameters, and (deep-copied) fitted state if asked.
+
+        ``fit`` works on this copy and moves its fitted state over only when it
+        succeeded, so a fit that fails leaves the estimator as it was. Parameters and
+        anything else set from outside (e.g. a pipeline's context) stay the same objects.
+        Fitted state is what ends with ``_`` (scikit-learn's convention; the per-fit
+        plan is ``_plan_``) and skorch's registries.
+        """
+        trial = type(self).__new__(type(self))
+        context = {k: v for k, v in vars(self).items() if not _is_fitted(k)}
+        vars(trial).update(context)
+        vars(trial)["_params_to_validate"] = set(self._params_to_validate)
+        if keep_fitted:
+            fitted = {k: v for k, v in vars(self).items() if _is_fitted(k) and k != "_inference_"}
+            # Callbacks given as instances are used by skorch as they are: keep them
+            # (and every other parameter) the same objects in the copy.
+            memo: dict[int, Any] = {}
+            _keep_identity(list(context.values()), memo)
+            vars(trial).update(copy.deepcopy(fitted, memo))
+        return trial
+
+    def _adopt(self, trial) -> None:
+        """Take over the fitted state of a trial that succeeded."""
+        for name in [k for k in vars(self) if _is_fitted(k)]:
+            del vars(self)[name]
+        vars(self).update({k: v for k, v in vars(trial).items() if _is_fitted(k)})
+
 
     # ------------------------------------------------------------ persistence
     def __getstate__(self):

@@ -1,0 +1,289 @@
+"""The estimators' parameters: their constraints, checked in one place, and ``set_params``."""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+import torch
+from skorch.dataset import Dataset
+from torch.utils.data import DataLoader
+
+from ..engine._methods import DEFAULT_METHOD, METHOD
+from ..engine._validation import (
+    BATCH_SIZE,
+    COMPENSATE,
+    FINITE_NON_NEGATIVE_FLOAT,
+    HIDDEN_LAYER_SIZES,
+    MEMORY,
+    N_STEPS,
+    NON_NEGATIVE_FLOAT,
+    NON_NEGATIVE_INT,
+    POSITIVE_INT,
+    RANDOM_STATE,
+    SCOPE,
+    SPARSITY,
+    Interval,
+    Options,
+    validate_params,
+)
+from ._module import ACTIVATIONS
+
+__all__ = ["AFTER_DENSE_PARAMS", "PRUNING_PARAMS", "ParamsMixin"]
+
+# Parameters that act only after dense training: fits that differ only in these share
+# their dense phase under ``memory``.
+AFTER_DENSE_PARAMS = frozenset(
+    {
+        "sparsity",
+        "pruning",
+        "scope",
+        "n_steps",
+        "compensate",
+        "pruning_params",
+        "pruning_unit",
+        "pruning_schedule",
+        "inference",
+        "fine_tune_epochs",
+        "calibration_size",
+        "verbose",
+        "memory",
+    }
+)
+# prune_mlp's options that have no parameter of their own on the estimators.
+PRUNING_PARAMS = ("min_density", "sequential", "ridge", "cg_iterations", "batch_size", "output_fn")
+NEURON_PRUNING_PARAMS = ("batch_size", "output_fn")
+class _DeviceConstraint:
+    """A torch device that can hold a trained network (not "meta")."""
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        if value is None:
+            return True
+        try:
+            device = torch.device(value)
+        except (RuntimeError, TypeError, ValueError):
+            return False
+        if device.type == "cuda":
+            return torch.cuda.is_available()
+        return device.type in ("cpu", "mps", "xpu")
+
+    def __str__(self) -> str:
+        return "a torch device that can train a network ('cpu', or 'cuda' where available)"
+
+
+
+class ParamsMixin:
+    """The constructor, the constraints and ``set_params`` of both estimators."""
+
+    # skorch reads these before ``initialize``; as class attributes they keep
+    # ``__init__`` down to assigning parameters, as scikit-learn requires.
+    initialized_ = False
+    history_ = None
+    virtual_params_ = MappingProxyType({})
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "hidden_layer_sizes": HIDDEN_LAYER_SIZES,
+        "activation": [Options(str, set(ACTIVATIONS))],
+        "sparsity": SPARSITY,
+        "pruning": METHOD,
+        "scope": SCOPE,
+        "n_steps": N_STEPS,
+        "compensate": COMPENSATE,
+        "pruning_params": [None, dict],
+        "fine_tune_epochs": [*NON_NEGATIVE_INT, Options(str, {"auto"})],
+        "pruning_schedule": [Options(str, {"interleaved", "before"})],
+        "calibration_size": [None, *POSITIVE_INT],
+        "random_state": RANDOM_STATE,
+        "memory": MEMORY,
+        "tol": NON_NEGATIVE_FLOAT,
+        "n_iter_no_change": POSITIVE_INT,
+        "max_epochs": POSITIVE_INT,
+        "batch_size": [*BATCH_SIZE, Options(int, {-1})],
+        "warm_start": ["boolean"],
+        "pruning_unit": [Options(str, {"weight", "neuron"})],
+        "inference": [Options(str, {"auto", "dense", "sparse"})],
+        "alpha": FINITE_NON_NEGATIVE_FLOAT,
+        "early_stopping": ["boolean", Options(str, {"auto"})],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "device": [_DeviceConstraint()],
+        "n_threads": [*POSITIVE_INT, Options(str, {"auto"})],
+    }
+
+    def __init__(
+        self,
+        module=None,
+        *,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        sparsity=0.8,
+        pruning=DEFAULT_METHOD,
+        scope="global",
+        n_steps=10,
+        compensate=None,
+        pruning_params=None,
+        pruning_unit="weight",
+        pruning_schedule="interleaved",
+        fine_tune_epochs="auto",
+        calibration_size=2048,
+        random_state=None,
+        memory=None,
+        inference="auto",
+        alpha=1e-4,
+        early_stopping=True,
+        validation_fraction=0.1,
+        tol=1e-4,
+        n_iter_no_change=10,
+        criterion=None,
+        optimizer=torch.optim.Adam,
+        lr=1e-3,
+        max_epochs=200,
+        batch_size=200,
+        iterator_train=DataLoader,
+        iterator_valid=DataLoader,
+        dataset=Dataset,
+        train_split=None,
+        callbacks=None,
+        predict_nonlinearity="auto",
+        warm_start=False,
+        verbose=0,
+        device="cpu",
+        compile=False,
+        use_caching="auto",
+        torch_load_kwargs=None,
+        n_threads="auto",
+        **kwargs,
+    ):
+        self.module = module
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.sparsity = sparsity
+        self.pruning = pruning
+        self.scope = scope
+        self.n_steps = n_steps
+        self.compensate = compensate
+        self.pruning_params = pruning_params
+        self.pruning_unit = pruning_unit
+        self.pruning_schedule = pruning_schedule
+        self.fine_tune_epochs = fine_tune_epochs
+        self.calibration_size = calibration_size
+        self.random_state = random_state
+        self.memory = memory
+        self.inference = inference
+        self.alpha = alpha
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.criterion = criterion
+        self.optimizer = optimizer
+        self.lr = lr
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.iterator_train = iterator_train
+        self.iterator_valid = iterator_valid
+        self.dataset = dataset
+        self.train_split = train_split
+        self.callbacks = callbacks
+        self.predict_nonlinearity = predict_nonlinearity
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.device = device
+        self.compile = compile
+        self.use_caching = use_caching
+        self.torch_load_kwargs = torch_load_kwargs
+        self.n_threads = n_threads
+        # skorch's routed parameters (module__*, optimizer__*, ...), checked at fit.
+        self._params_to_validate = set(kwargs)
+        vars(self).update(kwargs)
+
+    # ------------------------------------------------------------------ params
+    def _get_param_names(self):
+        # The constructor's parameters plus the extra keyword arguments skorch keeps
+        # as attributes (module__*, optimizer__*, ...; unknown ones fail at fit).
+        # skorch's own version also returns private attributes.
+        init = inspect.signature(type(self).__init__).parameters.values()
+        named = {p.name for p in init if p.name != "self" and p.kind != p.VAR_KEYWORD}
+        extra = {key for key in vars(self) if not key.startswith("_") and not key.endswith("_")}
+        return sorted(named | extra)
+
+    def set_params(self, **params):
+        """Set parameters, scikit-learn style: stored now, used by the next fit.
+
+        skorch's routed parameters (``module__*``, ``optimizer__*``,
+        ``callbacks__*``, ...) are accepted and checked at fit. Unlike skorch,
+        nothing is re-initialised here, so a fitted estimator stays consistent
+        until it is fitted again; only the optimizer's live settings
+        (``optimizer__lr`` and the like) are updated in place, as in skorch.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : object
+            The estimator.
+
+        Examples
+        --------
+        >>> from sklearn_ecprune import ECPrunedMLPClassifier
+        >>> ECPrunedMLPClassifier().set_params(sparsity=0.9).sparsity
+        0.9
+        """
+        valid = set(self._get_param_names())
+        for key, value in params.items():
+            if "__" in key:
+                self._params_to_validate.add(key)
+            elif key not in valid:
+                raise ValueError(
+                    f"Invalid parameter {key!r} for estimator {type(self).__name__}. "
+                    f"Valid parameters are: {sorted(valid)!r}."
+                )
+            setattr(self, key, value)
+        if self.initialized_:
+            self._apply_virtual_params(
+                {k: v for k, v in params.items() if self._is_virtual_param(k)}
+            )
+        if "inference" in params and hasattr(self, "masks_"):
+            self._refresh_inference()
+        return self
+
+    def _check_params(self) -> None:
+        """Check this package's parameters; messages name the parameter."""
+        owner = type(self).__name__
+        validate_params(self.get_params(deep=False), self._parameter_constraints, owner)
+        if self.pruning_params:
+            unknown = sorted(set(self.pruning_params) - set(PRUNING_PARAMS))
+            if unknown:
+                raise ValueError(
+                    f"pruning_params of {owner} has unknown keys {unknown}; the engine "
+                    f"options it takes are {list(PRUNING_PARAMS)} (the other options of "
+                    "prune_mlp are parameters of the estimator)."
+                )
+        if self.pruning_unit == "neuron":
+            self._check_neuron_params(owner)
+
+    def _check_neuron_params(self, owner: str) -> None:
+        """Refuse the weight-pruning settings that removing neurons cannot honour."""
+        ignored = sorted(set(self.pruning_params or {}) - set(NEURON_PRUNING_PARAMS))
+        if ignored:
+            raise ValueError(
+                f"pruning_params {ignored} of {owner} apply to weights; with "
+                f"pruning_unit='neuron' only {list(NEURON_PRUNING_PARAMS)} are used."
+            )
+        if not (isinstance(self.pruning, str) and self.pruning.startswith("ecp")):
+            raise ValueError(
+                f"pruning_unit='neuron' ranks neurons by ECP's neuron score (the error left "
+                f"after compensating through the next layer's bias); {owner} got "
+                f"pruning={self.pruning!r}, a weight criterion. Use pruning_unit='weight', "
+                "or keep an 'ecp' method."
+            )
+        if self.scope != "global":
+            raise ValueError(
+                f"pruning_unit='neuron' removes neurons across all hidden layers at once; "
+                f"{owner} got scope={self.scope!r}. Use scope='global'."
+            )
+
