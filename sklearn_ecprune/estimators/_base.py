@@ -95,12 +95,12 @@ class ECPrunedMixin(ParamsMixin, InferenceMixin, FittedStateMixin):
         if not isinstance(y_true, torch.Tensor) or y_true.device != y_pred.device:
             y_true = to_tensor(y_true, device=self.device)
         per_sample = self.criterion_(y_pred, y_true)
-        if per_sample.ndim > 1:
-            per_sample = per_sample.reshape(len(y_pred), -1).mean(dim=1)
         weights = X.get("sample_weight") if isinstance(X, dict) else None
-        if weights is None:
+        if weights is None:  # every row has as many loss terms: the mean of all is theirs
             loss, total = per_sample.mean(), float(len(per_sample))
         else:
+            if per_sample.ndim > 1:
+                per_sample = per_sample.reshape(len(y_pred), -1).mean(dim=1)
             weights = to_tensor(weights, device=self.device).to(per_sample.dtype)
             total = float(weights.sum())
             loss = (per_sample * weights).sum() / max(total, 1e-12)
