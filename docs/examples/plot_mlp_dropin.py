@@ -48,8 +48,8 @@ print("class counts:", np.bincount(y_train), "weights:", np.unique(weights).roun
 # ----------------------------
 # ``early_stopping=True`` (scikit-learn's default is ``False``, the estimators' is
 # ``True``) holds out ``validation_fraction`` of the training rows (stratified) and
-# stops when the validation measure has not improved by ``tol`` for
-# ``n_iter_no_change`` epochs. ``max_iter`` of scikit-learn is ``max_epochs`` here and
+# stops when the validation score has not improved by ``tol`` for
+# ``n_iter_no_change`` epochs, in both estimators. ``max_iter`` of scikit-learn is ``max_epochs`` here and
 # ``learning_rate_init`` is ``lr``; ``hidden_layer_sizes``, ``alpha``, ``batch_size``,
 # ``tol``, ``n_iter_no_change``, ``validation_fraction`` and ``random_state`` have the
 # same names. On top of that, ``fit`` prunes 80 % of the weights (``sparsity=0.8``,
@@ -99,12 +99,11 @@ for (name, weighted), r in results.items():
 # ``loss_curve_`` is the training loss of every epoch, as in scikit-learn; for the
 # pruned estimator it runs over both phases of ``fit`` (``n_iter_`` counts both): dense
 # training, then fine-tuning, during whose first epochs the network is pruned in three
-# events. ``validation_scores_`` is the accuracy on the held-out rows of every epoch
-# of the dense training; fine-tuning trains on all the rows, the held-out ones
-# included, so it has no validation scores. The training history tells the phases
-# apart: the dense epochs are those with a validation loss.
+# events. ``validation_scores_`` is the accuracy on the held-out rows of every epoch,
+# of both phases: the rows stay held out for the whole fit. The training history tells
+# the phases apart: each row has its ``phase``.
 
-n_dense = sum("valid_loss" in row for row in ours.history_)
+n_dense = sum(row["phase"] == "dense" for row in ours.history_)
 print(f"dense epochs: {n_dense}, fine-tuning epochs: {ours.n_iter_ - n_dense}")
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -134,18 +133,17 @@ fig.tight_layout()
 # The training loss jumps when the pruning starts, and falls again as the masked
 # training recovers between and after the pruning events.
 #
-# Early stopping: what differs
-# ----------------------------
-# scikit-learn stops on the validation *score* and restores the weights of the epoch
-# with the best score. The estimators stop the dense training on the validation *loss*
-# (skorch's ``EarlyStopping`` on ``valid_loss``) and restore the weights of the epoch
-# with the lowest validation loss; the score is recorded alongside. So
-# ``best_validation_score_`` is the best score of the *dense* network, before pruning.
-# Without ``early_stopping`` both stop when the training loss has not improved by
-# ``tol`` for ``n_iter_no_change`` epochs, and ``best_loss_`` is the lowest training
-# loss (``None`` with early stopping, as in scikit-learn).
+# Early stopping: the same rule
+# -----------------------------
+# Both stop the dense training on the validation *score* and restore the weights of
+# the epoch with the best score (the estimators break ties between equal scores by
+# the validation loss). ``best_validation_score_`` is the best score of the whole fit,
+# often the dense network's, before pruning. Without ``early_stopping`` both stop when
+# the training loss has not improved by ``tol`` for ``n_iter_no_change`` epochs, and
+# ``best_loss_`` is the lowest training loss (``None`` with early stopping, as in
+# scikit-learn).
 
-print(f"best_validation_score_ (dense network): {ours.best_validation_score_:.3f}")
+print(f"best_validation_score_: {ours.best_validation_score_:.3f}")
 print("best_loss_ with early stopping:", ours.best_loss_)
 
 # %%

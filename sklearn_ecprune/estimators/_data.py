@@ -149,9 +149,12 @@ class BatchIterator:
 
     def __iter__(self):
         n = len(self.dataset)
+        # The DataLoader's draws from its generator, in its order: a base seed for its
+        # workers, then its RandomSampler's permutation and the sampler's (empty) draw
+        # for the remainder.
+        if self.generator is not None:
+            torch.empty((), dtype=torch.int64).random_(generator=self.generator)
         if self.shuffle:
-            # torch's RandomSampler: one permutation per pass, and a second (empty) draw
-            # for the remainder, which advances the generator as the DataLoader does.
             order = torch.randperm(n, generator=self.generator)
             torch.randperm(n, generator=self.generator)
         else:

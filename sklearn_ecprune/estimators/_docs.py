@@ -3,12 +3,14 @@
 __all__ = ["ATTRIBUTES_DOC", "FIT_DOC", "PARAMS_DOC"]
 
 # What both estimators' fit and predict do, for their class docstrings.
-FIT_DOC = """    ``fit`` trains the dense network with skorch's loop (early stopping on a
-    held-out validation loss by default), then prunes it to ``sparsity`` with
-    elimination-compensation (ECP's ranking, the kept weights and biases refit to
-    the dense layer's output) in a few events interleaved with fine-tuning, the
-    pruned weights held at zero. ``predict`` runs the pruned network sparse where
-    that is faster. Takes 1-D or 2-D ``y`` and predicts the same shape.
+FIT_DOC = """    ``fit`` is one skorch training run: it trains the dense network (stopped as
+    scikit-learn's MLP stops, on a held-out validation score by default), then
+    prunes it to ``sparsity`` with elimination-compensation (ECP's ranking, the
+    kept weights and biases refit to the dense layer's output) in a few events
+    interleaved with fine-tuning, the pruned weights held at zero. The history
+    says each epoch's ``phase`` and the ``sparsity`` each pruning event reached.
+    ``predict`` runs the pruned network sparse where that is faster. Takes 1-D or
+    2-D ``y`` and predicts the same shape.
 """
 
 PARAMS_DOC = """
@@ -111,18 +113,26 @@ PARAMS_DOC = """
         (weighted) sample count.
     early_stopping : bool or "auto", default=True
         Hold out ``validation_fraction`` of the training rows (stratified for
-        classifiers) during the dense training, stop it when the validation loss
-        has not improved by ``tol`` for ``n_iter_no_change`` epochs, and restore
-        the best epoch's weights; the held-out rows rejoin for the fine-tuning.
-        ``False`` stops on the training loss, with all rows. ``"auto"`` holds out
-        only from 10,000 rows on. A ``train_split`` given takes its place.
+        classifiers) for the whole fit, stop the dense training when the
+        validation score (accuracy, or R^2) has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs, as scikit-learn's MLP does, and restore the
+        best epoch's weights (of epochs with the same score, the one with the
+        lowest validation loss); after the last pruning event, fine-tuning stops
+        by the same rule and ends on its best epoch. ``False`` trains on all rows
+        and stops on the training loss. ``"auto"`` holds out only from 10,000
+        rows on. A ``train_split`` given takes its place. On small data (a few
+        hundred rows) the validation score takes few values and stops training
+        early; ``early_stopping=False`` trains until the training loss stalls,
+        as scikit-learn's default does.
     validation_fraction : float in (0, 1), default=0.1
         Share of the training rows held out by ``early_stopping``.
     tol : float, default=1e-4
-        Early stopping: training stops when the monitored loss has not improved
-        by ``tol`` for ``n_iter_no_change`` epochs (as in scikit-learn's MLP).
+        Training stops when the validation score (with ``early_stopping``) or
+        the training loss has not improved by ``tol`` for ``n_iter_no_change``
+        epochs, as in scikit-learn's MLP. Reaching ``max_epochs`` first raises a
+        :class:`~sklearn.exceptions.ConvergenceWarning`.
     n_iter_no_change : int, default=10
-        Patience of the early stopping.
+        Patience of the stopping rule, in epochs.
     criterion : torch loss class or None, default=None
         The training loss; ``None`` means ``{criterion}``.
     optimizer : torch optimizer class, default=torch.optim.Adam
@@ -130,16 +140,21 @@ PARAMS_DOC = """
     lr : float, default=1e-3
         Learning rate.
     max_epochs : int, default=200
-        Most epochs of dense training.
+        Most epochs of dense training (fine-tuning comes on top).
     batch_size : int, default=200
         Mini-batch size; ``-1`` trains on all rows in one batch.
     train_split : callable or None, default=None
         skorch's validation split (e.g. ``skorch.dataset.ValidSplit(5)``), used
-        in both phases instead of ``early_stopping``'s hold-out; ``None`` leaves
-        the split to ``early_stopping``.
+        for the whole fit instead of ``early_stopping``'s hold-out; ``None``
+        leaves the split to ``early_stopping``.
     callbacks : list or None, default=None
-        Extra skorch callbacks; they run in both phases, and are told which one
-        (``phase="dense"`` or ``"fine_tune"`` in ``on_train_begin``).
+        Extra skorch callbacks. A fit is one training run: they are initialised
+        once, see one ``on_train_begin`` and one ``on_train_end``, and every
+        epoch of both phases (``net.history[-1, "phase"]`` says which). A
+        callback that monitors a ``valid_*`` key in a fit without a validation
+        set is an error at the start of ``fit``; one that ends the run (skorch's
+        ``EarlyStopping``) ends the fit, which then prunes in one shot if the
+        pruning had not finished.
     verbose : int, default=0
         Print skorch's epoch table and the pruning report.
     warm_start : bool, default=False
@@ -148,7 +163,17 @@ PARAMS_DOC = """
         Torch device to train and predict on.
     iterator_train, iterator_valid, dataset, predict_nonlinearity, compile, \
 use_caching, torch_load_kwargs
-        As in skorch.
+        As in skorch. In-memory data with the default ``dataset`` and a plain
+        ``DataLoader`` are turned into tensors once per fit and gathered a batch
+        at a time (``iterator_train__batch_size``, ``__shuffle`` and
+        ``__drop_last`` apply as in skorch).
+    n_threads : int or "auto", default="auto"
+        torch's intra-op threads during ``fit`` and ``predict``, the caller's
+        setting restored afterwards. ``"auto"`` uses one thread when a batch's
+        products are small (under 4 million multiply-adds: rows times weights,
+        where threads were measured to gain nothing and to cost many times over
+        on busy cores) and torch's own setting otherwise; an integer is used as
+        it is.
     **kwargs
         skorch's routed parameters: ``module__*``, ``optimizer__*``,
         ``iterator_train__*``, ``callbacks__*`` and so on.
@@ -170,15 +195,16 @@ ATTRIBUTES_DOC = """
     module_ : torch.nn.Module
         The trained and pruned network.
     history_ : skorch.History
-        skorch's training history (dense training, then fine-tuning).
+        skorch's training history of the fit's one run: each epoch's ``phase``
+        (``"dense"``, ``"fine_tune"`` or ``"partial_fit"``) and, at the epochs
+        that start with a pruning event, the ``sparsity`` it reached.
     loss_curve_ : list of float
         Training loss of every epoch, as in scikit-learn's MLP.
     validation_scores_ : list of float or None
         Validation score (accuracy, or R^2) of every epoch with a validation
         set; None without one.
     best_validation_score_ : float or None
-        Best of ``validation_scores_`` (of the dense training: its best weights
-        are the ones pruned).
+        Best of ``validation_scores_``.
     best_loss_ : float or None
         Lowest training loss; None when early stopping watches a validation set.
     n_iter_ : int
