@@ -147,6 +147,10 @@ class PruningMethod:
 PRUNING_METHODS: dict[str, type[PruningMethod]] = {}
 
 
+def _is_builtin(cls: type) -> bool:
+    return cls.__module__.startswith("sklearn_ecprune.")
+
+
 def register_method(cls: type[PruningMethod]) -> type[PruningMethod]:
     """Class decorator adding a :class:`PruningMethod` to :data:`PRUNING_METHODS`.
 
@@ -169,6 +173,12 @@ def register_method(cls: type[PruningMethod]) -> type[PruningMethod]:
         raise TypeError(f"register_method takes a PruningMethod subclass, got {cls!r}.")
     if not isinstance(cls.name, str) or not cls.name:
         raise ValueError(f"{cls.__name__}.name must be a non-empty string, got {cls.name!r}.")
+    existing = PRUNING_METHODS.get(cls.name)
+    if existing is not None and existing is not cls and _is_builtin(existing):
+        raise ValueError(
+            f"{cls.__name__}.name {cls.name!r} is the name of a built-in method; registering "
+            "it would replace that method for the whole process. Choose another name."
+        )
     PRUNING_METHODS[cls.name] = cls
     return cls
 

@@ -561,6 +561,12 @@ def _checked_scores(strategy: PruningMethod, ctx: LayerContext) -> torch.Tensor:
             f"Pruning method {strategy.name!r} must return a tensor of scores of the "
             f"weight's shape {shape} for layer {ctx.name!r}; it returned {got}."
         )
+    if bool(torch.isnan(scores).any()):
+        raise ValueError(
+            f"Pruning method {strategy.name!r} returned NaN scores for layer {ctx.name!r}: "
+            "which weights it would prune is undefined. Check the method's computation "
+            "(and the network's weights and inputs for NaN)."
+        )
     return scores.to(device=ctx.layer.weight.device)
 
 

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import copy
 import functools
-import os
+import math
 import threading
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.utils.validation import _check_sample_weight, check_memory, validate_data
+from sklearn.utils.validation import _check_sample_weight, validate_data
 from skorch.dataset import Dataset
 from skorch.utils import to_tensor
 from torch.utils.data import DataLoader
@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader
 from ._callbacks import KeepPrunedWeightsZero, ValidationScore
 from ._data import BatchDataset, BatchIterator, HoldOutSplit, collate_batch, holds_batches
 from ._inference import InferenceMixin
-from ._memory import dense_cache, dense_key
+from ._memory import dense_cache, dense_key, usable_memory
 from ._module import MLPModule
 from ._params import AFTER_DENSE_PARAMS, ParamsMixin
 from ._persistence import FittedStateMixin
@@ -404,7 +404,7 @@ class ECPrunedMixin(ParamsMixin, InferenceMixin, FittedStateMixin):
         if not warm:
             self.initialize()
         plan.validates = self._split() is not None
-        self._check_monitors()
+        self._check_run(X.shape[0])
         plan.calibration = (X, y, weights)
         rows = X.shape[0] if self.batch_size == -1 else min(self.batch_size, X.shape[0])
         try:
@@ -418,15 +418,39 @@ class ECPrunedMixin(ParamsMixin, InferenceMixin, FittedStateMixin):
             plan.calibration = plan.store_dense = None
         self._refresh_inference()
 
-    def _check_monitors(self) -> None:
-        """A callback that watches a validation score needs a validation set."""
+    def _check_run(self, n_rows: int) -> None:
+        """What would fail inside the training run, said before it starts."""
+        owner = type(self).__name__
+        dtypes = {p.dtype for p in self.module_.parameters() if p.is_floating_point()}
+        if dtypes - {torch.float32}:
+            raise ValueError(
+                f"The module of {owner} has {sorted(map(str, dtypes))} parameters; the "
+                "estimators train float32 networks on float32 inputs. Build the module in "
+                "float32 (without .double() or .half())."
+            )
+        n_train = n_rows
+        if self._plan_.holds_out and not self._plan_.incremental:
+            n_train = n_rows - math.ceil(self.validation_fraction * n_rows)
+            if n_train < 1:
+                raise ValueError(
+                    f"{owner} with early_stopping holds out validation_fraction="
+                    f"{self.validation_fraction} of the rows, which leaves no training row "
+                    f"with n_samples={n_rows}. Use more rows, or early_stopping=False."
+                )
+        loader = self.get_params_for("iterator_train")
+        size = loader.get("batch_size", self.batch_size)
+        if loader.get("drop_last") and size != -1 and n_train < size:
+            raise ValueError(
+                f"iterator_train__drop_last=True drops every batch of {owner}: the "
+                f"training set has {n_train} rows, fewer than batch_size={size}."
+            )
         if self._plan_.validates:
             return
         for name, callback in self.callbacks_:
             monitor = getattr(callback, "monitor", None)
             if isinstance(monitor, str) and monitor.startswith("valid_"):
                 raise ValueError(
-                    f"Callback {name!r} of {type(self).__name__} monitors {monitor!r}, but "
+                    f"Callback {name!r} of {owner} monitors {monitor!r}, but "
                     "this fit has no validation set. Set early_stopping=True (or give a "
                     "train_split), or let the callback monitor a training key such as "
                     "'train_loss'."
@@ -434,9 +458,7 @@ class ECPrunedMixin(ParamsMixin, InferenceMixin, FittedStateMixin):
 
     def _dense_cache(self, data, y, fit_params: dict):
         """``memory``'s cache of the dense phase, set up on the plan (restore or store)."""
-        memory = check_memory(
-            os.fspath(self.memory) if isinstance(self.memory, os.PathLike) else self.memory
-        )
+        memory = usable_memory(self.memory, type(self).__name__)
         plan, key = self._plan_, None
         cacheable = not (plan.warm or plan.incremental) and self.random_state is not None
         if memory.location is not None and cacheable:

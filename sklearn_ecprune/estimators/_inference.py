@@ -47,12 +47,14 @@ class InferenceMixin:
                 [to_numpy(nonlinearity(out)) for out in self.forward_iter(X, training=False)]
             )
         module = self._inference_module()
-        # skorch keeps module_ (and so its inference copies) on ``device``; walking
-        # the module for it would cost more than a one-row prediction.
-        device = self.device
-        if device is None:
-            device = next(module.buffers(), None)
-            device = next(module.parameters(), device).device
+        # Where the network is: recorded when it was built (``set_params(device=...)``
+        # acts at the next fit), since walking the module would cost more than a
+        # one-row prediction.
+        cached = getattr(self, "_inference_", None)
+        if cached is not None and cached[1] is module:
+            device = cached[2]
+        else:
+            device = next(module.parameters()).device
         # The inference copy is built in eval mode; only module_ (during fit) needs the
         # switch, which walks every submodule and costs more than a one-row prediction.
         was_training = module.training
@@ -97,7 +99,8 @@ class InferenceMixin:
 
     def _refresh_inference(self) -> None:
         """Build the inference network once the weights are final (end of fit, load)."""
-        self._inference_ = (self.inference, inference_module(self.module_, self.inference))
+        module = inference_module(self.module_, self.inference)
+        self._inference_ = (self.inference, module, next(self.module_.parameters()).device)
 
     def _invalidate_inference(self) -> None:
         """Forget the inference network: the weights are about to change."""

@@ -23,6 +23,7 @@ import contextlib
 import functools
 import inspect
 import os
+import sys
 import types
 import warnings
 from collections.abc import Callable, Iterator
@@ -31,13 +32,14 @@ from typing import Any
 import joblib
 import numpy as np
 import torch
+from sklearn.utils.validation import check_memory
 
 try:  # POSIX; elsewhere concurrent workers may train the same network twice
     import fcntl
 except ImportError:  # pragma: no cover
     fcntl = None
 
-__all__ = ["dense_cache", "dense_key"]
+__all__ = ["dense_cache", "dense_key", "usable_memory"]
 
 # Code from these packages is identified by its import path: it does not change
 # within a session. Everything else (a notebook, a user's module) is hashed by source.
@@ -116,16 +118,28 @@ def _fingerprint(value: Any, depth: int = 0, seen: frozenset[int] = frozenset())
     if isinstance(value, type):
         return _class_fingerprint(value, depth, seen)
     if isinstance(value, types.FunctionType | types.MethodType | types.BuiltinFunctionType):
-        if _is_library(value):
+        if _is_library(value) or isinstance(value, types.BuiltinFunctionType):
             return ("function", value.__module__, value.__qualname__)
         function = getattr(value, "__func__", value)
         closure = [c.cell_contents for c in (function.__closure__ or ())]
+        inner = seen | {id(value), id(function)}
+        # The module-level names the code refers to (a constant, a helper function, a
+        # setting): their content is part of what the function does.
+        names = sorted(_global_names(function.__code__) & function.__globals__.keys())
         return (
             "function",
             _source(function),
-            _fingerprint(list(function.__defaults__ or ()), depth + 1, seen),
-            _fingerprint(closure, depth + 1, seen),
+            _fingerprint(list(function.__defaults__ or ()), depth + 1, inner),
+            _fingerprint(closure, depth + 1, inner),
+            [(name, _fingerprint(function.__globals__[name], depth + 1, inner)) for name in names],
         )
+    if isinstance(value, types.ModuleType):
+        root = value.__name__.split(".")[0]
+        if root in _LIBRARIES or root in sys.stdlib_module_names or not getattr(
+            value, "__file__", None
+        ):
+            return ("module", value.__name__)
+        return ("module", value.__name__, _source(value))  # a user's module: its code
     if isinstance(value, np.ndarray | torch.Tensor | np.generic):
         return ("array", joblib.hash(value))
     # Any other object: its class (by source if it is user code) and its pickled state.
@@ -134,6 +148,15 @@ def _fingerprint(value: Any, depth: int = 0, seen: frozenset[int] = frozenset())
     except Exception as exc:
         raise _NotCacheable(f"{type(value).__name__} objects cannot be pickled") from exc
     return ("object", _class_fingerprint(type(value), depth, seen), state)
+
+
+def _global_names(code: types.CodeType) -> set[str]:
+    """The names a code object (and the functions and comprehensions inside it) uses."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_names(const)
+    return names
 
 
 def _class_fingerprint(cls: type, depth: int, seen: frozenset[int] = frozenset()) -> Any:
@@ -149,6 +172,33 @@ def _class_fingerprint(cls: type, depth: int, seen: frozenset[int] = frozenset()
     )
     bases = [_class_fingerprint(base, depth + 1, seen) for base in cls.__bases__]
     return ("class", cls.__qualname__, _source(cls), bases, attributes)
+
+
+def usable_memory(memory: Any, owner: str) -> joblib.Memory:
+    """``memory`` as a :class:`joblib.Memory`, or a ValueError that names ``memory``.
+
+    A folder is created if need be; an empty string (say, an unset environment
+    variable) is refused rather than taken as the current directory.
+    """
+    if isinstance(memory, str | os.PathLike):
+        location = os.fspath(memory)
+        problem = None
+        if not location:
+            problem = "is an empty path"
+        elif os.path.exists(location) and not os.path.isdir(location):
+            problem = "is not a folder"
+        else:
+            try:
+                os.makedirs(location, exist_ok=True)
+            except OSError as exc:
+                problem = f"cannot be created ({exc.strerror})"
+        if problem is not None:
+            raise ValueError(
+                f"memory={location!r} of {owner} {problem}: give a folder the fit can "
+                "write to, or memory=None."
+            )
+        return joblib.Memory(location, verbose=0)
+    return check_memory(memory)
 
 
 def dense_key(

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import numbers
 from types import MappingProxyType
 from typing import Any, ClassVar
 
 import torch
+from skorch.callbacks import Callback
 from skorch.dataset import Dataset
 from torch.utils.data import DataLoader
 
 from ..engine._methods import DEFAULT_METHOD, METHOD
+from ..engine._prune import _PRUNE_CONSTRAINTS as PRUNE_CONSTRAINTS
 from ..engine._validation import (
     BATCH_SIZE,
     COMPENSATE,
@@ -27,6 +30,7 @@ from ..engine._validation import (
     SPARSITY,
     Interval,
     Options,
+    check_param,
     validate_params,
 )
 from ._module import ACTIVATIONS
@@ -74,6 +78,44 @@ class _DeviceConstraint:
 
 
 
+@functools.cache
+def _constructor_parameters(cls: type) -> frozenset[str]:
+    init = inspect.signature(cls.__init__).parameters.values()
+    return frozenset(p.name for p in init if p.name != "self" and p.kind != p.VAR_KEYWORD)
+
+
+class _Subclass:
+    """A class derived from ``base``, or (with ``instances``) an instance of it."""
+
+    def __init__(self, base: type, what: str, instances: bool = True):
+        self.base, self.what, self.instances = base, what, instances
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        if isinstance(value, type):
+            return issubclass(value, self.base)
+        return self.instances and isinstance(value, self.base)
+
+    def __str__(self) -> str:
+        kind = f"{self.base.__module__}.{self.base.__qualname__}"
+        return f"a {self.what} ({kind} subclass{' or instance' if self.instances else ''})"
+
+
+class _Callbacks:
+    """skorch's callbacks: a list of callbacks or (name, callback) pairs."""
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        if not isinstance(value, list | tuple):
+            return False
+        items = [v[1] if isinstance(v, tuple) and len(v) == 2 else v for v in value]
+        return all(
+            isinstance(v, Callback) or (isinstance(v, type) and issubclass(v, Callback))
+            for v in items
+        )
+
+    def __str__(self) -> str:
+        return "a list of skorch callbacks or (name, callback) pairs"
+
+
 class ParamsMixin:
     """The constructor, the constraints and ``set_params`` of both estimators."""
 
@@ -108,6 +150,15 @@ class ParamsMixin:
         "early_stopping": ["boolean", Options(str, {"auto"})],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "device": [_DeviceConstraint()],
+        "module": [None, _Subclass(torch.nn.Module, "torch module")],
+        "criterion": [None, _Subclass(torch.nn.Module, "torch loss")],
+        "optimizer": [
+            _Subclass(torch.optim.Optimizer, "torch optimizer", instances=False),
+            "callable",
+        ],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "train_split": [None, "callable"],
+        "callbacks": [None, _Callbacks()],
         "n_threads": [*POSITIVE_INT, Options(str, {"auto"})],
     }
 
@@ -199,6 +250,15 @@ class ParamsMixin:
         vars(self).update(kwargs)
 
     # ------------------------------------------------------------------ params
+    def __setattr__(self, name: str, value: Any) -> None:
+        # A parameter is stored as it is, also a torch module or loss *instance*: skorch
+        # refuses torch components set outside its initialize methods once
+        # ``initialized_`` exists, which here is a class attribute.
+        if name in _constructor_parameters(type(self)):
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
     def _get_param_names(self):
         # The constructor's parameters plus the extra keyword arguments skorch keeps
         # as attributes (module__*, optimizer__*, ...; unknown ones fail at fit).
@@ -234,6 +294,11 @@ class ParamsMixin:
         0.9
         """
         valid = set(self._get_param_names())
+        if "inference" in params and hasattr(self, "masks_"):  # rebuilt below: check first
+            check_param(
+                "inference", params["inference"], self._parameter_constraints["inference"],
+                type(self).__name__,
+            )  # fmt: skip
         for key, value in params.items():
             if "__" in key:
                 self._params_to_validate.add(key)
@@ -263,6 +328,12 @@ class ParamsMixin:
                     f"options it takes are {list(PRUNING_PARAMS)} (the other options of "
                     "prune_mlp are parameters of the estimator)."
                 )
+            # Their values too, before any training (prune_mlp's own constraints).
+            validate_params(
+                {f"pruning_params[{k!r}]": v for k, v in self.pruning_params.items()},
+                {f"pruning_params[{k!r}]": PRUNE_CONSTRAINTS[k] for k in self.pruning_params},
+                owner,
+            )
         if self.pruning_unit == "neuron":
             self._check_neuron_params(owner)
 

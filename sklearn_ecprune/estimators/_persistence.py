@@ -161,6 +161,15 @@ class FittedStateMixin:
         >>> other.sparsity_ == clf.sparsity_
         True
         """
+        # Loaded into a copy, taken over only if it all loads: a file that does not fit
+        # leaves the estimator as it was (torch copies the tensors that fit before it
+        # finds one that does not).
+        trial = self._trial(keep_fitted=bool(self.initialized_))
+        trial._load_params(f_params, args, use_safetensors, kwargs)
+        self._adopt(trial)
+        return self
+
+    def _load_params(self, f_params, args, use_safetensors: bool, kwargs) -> None:
         if not self.initialized_:
             if f_params is None:
                 raise ValueError(
@@ -168,10 +177,15 @@ class FittedStateMixin:
                     "network is sized from the saved parameters."
                 )
             self._size_from_parameters(f_params, use_safetensors)
-        super().load_params(f_params, *args, use_safetensors=use_safetensors, **kwargs)
+        try:
+            super().load_params(f_params, *args, use_safetensors=use_safetensors, **kwargs)
+        except RuntimeError as exc:  # torch's size or key mismatch
+            raise ValueError(
+                f"The saved parameters do not fit the network of this {type(self).__name__} "
+                f"(the estimator is unchanged): {' '.join(str(exc).split())}"
+            ) from exc
         self._masks_from_weights()
         self._refresh_inference()
-        return self
 
     def _size_from_parameters(self, f_params, use_safetensors: bool) -> None:
         if use_safetensors:
@@ -185,6 +199,15 @@ class FittedStateMixin:
         weights = [v for k, v in state.items() if k.endswith("weight") and v.ndim == 2]
         if not weights:
             raise ValueError("The saved parameters hold no Linear layer weight.")
+        saved = tuple(w.shape[0] for w in weights[:-1])
+        sizes = self.hidden_layer_sizes
+        sizes = (sizes,) if isinstance(sizes, int) else tuple(sizes)
+        if self.module is None and saved != sizes:
+            raise ValueError(
+                f"The saved parameters have hidden layers {saved}, this "
+                f"{type(self).__name__} has hidden_layer_sizes={sizes}: set "
+                f"hidden_layer_sizes={saved} before load_params."
+            )
         self._fit_metadata_from_sizes(weights[0].shape[1], weights[-1].shape[0])
         self._plan_ = FitPlan.draw(
             self.random_state,

@@ -139,7 +139,14 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
         if reset:
             mean, scale = np.zeros(y.shape[1]), np.ones(y.shape[1])
             if self.standardize_target:
-                mean, scale = y.mean(axis=0), y.std(axis=0)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    mean, scale = y.mean(axis=0), y.std(axis=0)
+                if not (np.isfinite(mean).all() and np.isfinite(scale).all()):
+                    raise ValueError(
+                        "y's mean or standard deviation overflows float64 (largest |y| is "
+                        f"{np.abs(y).max():.3g}): rescale the target, e.g. divide it by a "
+                        "power of ten."
+                    )
                 scale[~(scale > 0)] = 1.0  # a constant output keeps its unit
             self._target_mean_, self._target_scale_ = mean, scale
         with np.errstate(over="ignore"):  # overflow to inf is reported just below

@@ -1,0 +1,282 @@
+"""Regression tests for the causes in shared/notes/reliability-eef5f32.md (issue 20).
+
+Each test is named after the cause it covers (H = high, M = medium, L = low) and
+failed on the code of that note.
+"""
+
+import importlib
+import io
+import os
+import pickle
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_iris, make_regression
+from sklearn.preprocessing import StandardScaler
+from skorch.dataset import Dataset
+from torch import nn
+
+from sklearn_ecprune import (
+    PRUNING_METHODS,
+    ECPrunedMLPClassifier,
+    ECPrunedMLPRegressor,
+    PruningMethod,
+    prune_mlp,
+    register_method,
+)
+
+FAST = dict(hidden_layer_sizes=(16,), max_epochs=4, lr=0.01, n_steps=2, fine_tune_epochs=2)
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X).astype(np.float32), y
+
+
+def _state(net):
+    return {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
+
+
+def _same_state(net, state):
+    now = net.module_.state_dict()
+    return now.keys() == state.keys() and all(torch.equal(now[k], state[k]) for k in state)
+
+
+# --- high -------------------------------------------------------------------------------
+
+
+def test_H1_module_and_criterion_instances_can_be_passed(iris):
+    X, y = iris
+    module = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    net = ECPrunedMLPClassifier(
+        module=module, criterion=nn.CrossEntropyLoss(), **{**FAST, "max_epochs": 6},
+        random_state=0,
+    ).fit(X, y)  # fmt: skip
+    assert net.module is module and net.sparsity_ == pytest.approx(0.8, abs=0.02)
+    replacement = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3))
+    net.set_params(module=replacement).fit(X, y)
+    assert net.hidden_layer_sizes_ == (5,)
+
+
+def test_H2_memory_keys_cover_the_module_level_code_a_module_class_uses(iris, tmp_path):
+    X, y = iris
+    source = """
+        import torch
+        from torch import nn
+        ACT = "{act}"
+
+        def activate(x):
+            return getattr(torch, ACT)(x)
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.a, self.b = nn.Linear(4, 8), nn.Linear(8, 3)
+
+            def forward(self, x):
+                return self.b(activate(self.a(x)))
+    """
+    sys.path.insert(0, str(tmp_path))
+    try:
+        path = tmp_path / "usernet_h2.py"
+        path.write_text(textwrap.dedent(source.format(act="relu")))
+        usernet = importlib.import_module("usernet_h2")
+        cache = tmp_path / "cache"
+        kwargs = dict(FAST, random_state=0, memory=cache)
+        ECPrunedMLPClassifier(module=usernet.Net, **kwargs).fit(X, y)
+        path.write_text(textwrap.dedent(source.format(act="tanh")))
+        usernet = importlib.reload(usernet)
+        cached = ECPrunedMLPClassifier(module=usernet.Net, **kwargs).fit(X, y)
+        fresh = ECPrunedMLPClassifier(module=usernet.Net, **{**kwargs, "memory": None}).fit(X, y)
+        np.testing.assert_array_equal(cached.predict_proba(X), fresh.predict_proba(X))
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("usernet_h2", None)
+
+
+@pytest.mark.skipif(not hasattr(os, "O_NOFOLLOW"), reason="POSIX links")
+def test_H3_the_cache_lock_never_follows_a_link_nor_truncates(iris, tmp_path):
+    X, y = iris
+    kwargs = dict(FAST, random_state=0)
+    ECPrunedMLPClassifier(**kwargs, memory=tmp_path / "a").fit(X, y)
+    (lock,) = os.listdir(tmp_path / "a" / "sklearn_ecprune_locks")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    planted = tmp_path / "b" / "sklearn_ecprune_locks"
+    planted.mkdir(parents=True)
+    os.symlink(victim, planted / lock)
+    with pytest.raises(OSError):
+        ECPrunedMLPClassifier(**kwargs, memory=tmp_path / "b").fit(X, y)
+    assert victim.read_text() == "precious"
+
+
+def test_H4_the_docs_say_which_files_must_be_trusted():
+    root = os.path.join(os.path.dirname(__file__), "..")
+    with open(os.path.join(root, "docs", "user_guide.rst"), encoding="utf-8") as handle:
+        guide = handle.read()
+    assert "Which files to trust" in guide
+    for words in ("memory=", "pickle", "load_params", "weights_only"):
+        assert words in guide.split("Which files to trust")[1][:3000]
+
+
+def test_H5_a_failed_load_params_leaves_an_unfitted_estimator_unfitted(iris):
+    X, y = iris
+    clf = ECPrunedMLPClassifier(**FAST, random_state=0).fit(X, y)
+    buffer = io.BytesIO()
+    clf.save_params(f_params=buffer)
+    buffer.seek(0)
+    fresh = ECPrunedMLPClassifier()  # hidden_layer_sizes=(100,)
+    with pytest.raises(ValueError, match=r"hidden_layer_sizes=\(16,\)"):
+        fresh.load_params(buffer)
+    assert not fresh.__sklearn_is_fitted__()
+    buffer.seek(0)
+    loaded = ECPrunedMLPClassifier(hidden_layer_sizes=(16,)).load_params(buffer)
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), atol=1e-6)
+
+
+# --- medium ------------------------------------------------------------------------------
+
+
+def test_M1_a_failed_load_params_leaves_a_fitted_estimator_as_it_was(iris):
+    X, y = iris
+    clf = ECPrunedMLPClassifier(**FAST, random_state=0).fit(X, y)
+    other = ECPrunedMLPClassifier(**FAST, random_state=1).fit(X, (y > 0).astype(int))
+    buffer = io.BytesIO()
+    other.save_params(f_params=buffer)
+    buffer.seek(0)
+    state, proba = _state(clf), clf.predict_proba(X)
+    with pytest.raises(ValueError, match=r"do not fit the network.*unchanged"):
+        clf.load_params(buffer)
+    assert _same_state(clf, state)
+    np.testing.assert_array_equal(clf.predict_proba(X), proba)
+    logits = clf.to_torch()(torch.as_tensor(X)).softmax(1).detach().numpy()
+    np.testing.assert_allclose(logits, proba, atol=1e-6)
+
+
+def test_M2_set_params_device_acts_at_the_next_fit(iris):
+    X, y = iris
+    clf = ECPrunedMLPClassifier(**FAST, random_state=0).fit(X, y)
+    proba = clf.predict_proba(X)
+    clf.set_params(device="meta")
+    np.testing.assert_array_equal(clf.predict_proba(X), proba)
+
+
+def test_M3_predict_on_a_torch_dataset(iris):
+    X, y = iris
+    clf = ECPrunedMLPClassifier(**FAST, random_state=0).fit(X, y)
+    expected = clf.predict_proba(X)
+    np.testing.assert_allclose(clf.predict_proba(Dataset(X, None)), expected, atol=1e-6)
+    # skorch's convention for a dataset: (X, y) pairs; y is not used to predict.
+    tensors = torch.utils.data.TensorDataset(torch.as_tensor(X), torch.zeros(len(X)))
+    np.testing.assert_allclose(clf.predict_proba(tensors), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("lr", "x"), ("lr", None), ("lr", -1.0), ("criterion", "mse"), ("criterion", 3),
+        ("optimizer", "adam"), ("optimizer", None), ("module", 3), ("module", "x"),
+        ("train_split", 3), ("callbacks", 3), ("callbacks", ["x"]),
+    ],
+)  # fmt: skip
+def test_M4_every_parameter_is_checked_by_name(iris, name, value):
+    X, y = iris
+    with pytest.raises(ValueError, match=f"The '{name}' parameter of ECPrunedMLPClassifier"):
+        ECPrunedMLPClassifier(**{name: value}).fit(X, y)
+
+
+def test_M5_a_target_whose_scale_overflows_is_an_error(iris):
+    X, _ = iris
+    with pytest.raises(ValueError, match="overflows float64"):
+        ECPrunedMLPRegressor(**FAST).fit(X, X[:, 0].astype(np.float64) * 1e300)
+
+
+def test_M6_L7_unusable_memory_locations_name_memory(iris, tmp_path):
+    X, y = iris
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    for location in (a_file, ""):
+        net = ECPrunedMLPClassifier(**FAST, random_state=0, memory=location)
+        with pytest.raises(ValueError, match="memory="):
+            net.fit(X, y)
+    assert not os.path.exists("sklearn_ecprune_locks")
+
+
+def test_M9_nan_scores_of_a_custom_method_are_an_error():
+    class NaNs(PruningMethod):
+        name = "nans"
+
+        def compute_scores(self, ctx):
+            return torch.full_like(ctx.layer.weight, float("nan"))
+
+    net = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 2))
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    with pytest.raises(ValueError, match="NaN scores"):
+        prune_mlp(net, torch.randn(64, 4), 0.5, method=NaNs())
+    assert all(torch.equal(net.state_dict()[k], v) for k, v in before.items())
+
+
+def test_M10_a_float64_module_is_a_clear_error(iris):
+    class F64(nn.Sequential):
+        def __init__(self):
+            super().__init__(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+            self.double()
+
+    X, y = iris
+    with pytest.raises(ValueError, match="float32"):
+        ECPrunedMLPClassifier(module=F64, **FAST).fit(X, y)
+
+
+def test_M11_drop_last_without_a_whole_batch_is_a_clear_error(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="drop_last"):
+        ECPrunedMLPClassifier(**FAST, iterator_train__drop_last=True).fit(X[:100], y[:100])
+
+
+# --- low ---------------------------------------------------------------------------------
+
+
+def test_L1_pruning_params_values_are_checked_before_training(iris, monkeypatch):
+    X, y = iris
+    net = ECPrunedMLPClassifier(**FAST, pruning_params={"ridge": -1.0})
+    monkeypatch.setattr(ECPrunedMLPClassifier, "fit_loop", lambda *a, **k: pytest.fail())
+    with pytest.raises(ValueError, match=r"pruning_params\['ridge'\]"):
+        net.fit(X, y)
+
+
+def test_L2_set_params_inference_is_checked_on_a_fitted_estimator(iris):
+    X, y = iris
+    clf = ECPrunedMLPClassifier(**FAST, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="'inference'"):
+        clf.set_params(inference="bogus")
+    assert clf.inference == "auto"
+
+
+def test_L3_one_row_names_early_stopping():
+    X, y = make_regression(n_samples=5, n_features=3, random_state=0)
+    with pytest.raises(ValueError, match="early_stopping"):
+        ECPrunedMLPRegressor(**FAST).fit(X[:1], y[:1])
+
+
+def test_L5_a_built_in_method_cannot_be_replaced():
+    class Impostor(PruningMethod):
+        name = "magnitude"
+
+        def compute_scores(self, ctx):
+            return ctx.layer.weight.detach().abs()
+
+    original = PRUNING_METHODS["magnitude"]
+    with pytest.raises(ValueError, match="built-in"):
+        register_method(Impostor)
+    assert PRUNING_METHODS["magnitude"] is original
+
+
+def test_a_fitted_estimator_still_pickles(iris):
+    X, y = iris
+    clf = ECPrunedMLPClassifier(**FAST, random_state=0).fit(X, y)
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
