@@ -10,6 +10,7 @@ import os
 import pickle
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
@@ -280,3 +281,55 @@ def test_a_fitted_estimator_still_pickles(iris):
     clf = ECPrunedMLPClassifier(**FAST, random_state=0).fit(X, y)
     again = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+
+
+def test_M7_a_cache_entry_that_does_not_fit_is_trained_again(iris, tmp_path):
+    import glob
+
+    import joblib
+
+    X, y = iris
+    kwargs = dict(FAST, random_state=0)
+    fresh = ECPrunedMLPClassifier(**kwargs).fit(X, y).predict_proba(X)
+    ECPrunedMLPClassifier(**kwargs, memory=tmp_path).fit(X, y)
+    (entry,) = glob.glob(f"{tmp_path}/**/output.pkl", recursive=True)
+    joblib.dump({"module": {"0.weight": torch.zeros(2, 2)}}, entry)
+    with pytest.warns(UserWarning, match="trained again"):
+        again = ECPrunedMLPClassifier(**kwargs, memory=tmp_path).fit(X, y)
+    np.testing.assert_array_equal(again.predict_proba(X), fresh)
+    # The entry was replaced: the next fit restores it without a warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        restored = ECPrunedMLPClassifier(**kwargs, memory=tmp_path).fit(X, y)
+    np.testing.assert_array_equal(restored.predict_proba(X), fresh)
+
+
+def test_M8_the_engine_explains_meta_modules_and_prunes_frozen_ones():
+    X, y = torch.randn(64, 4), torch.randint(0, 2, (64,))
+    with torch.device("meta"):
+        meta = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 2))
+    with pytest.raises(ValueError, match="meta device"):
+        prune_mlp(meta, X, 0.5)
+    frozen = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 2)).requires_grad_(False)
+    result = prune_mlp(frozen, X, 0.5, method="gradient", y=y)
+    assert result.sparsity == pytest.approx(0.5, abs=0.02)
+    assert not any(p.requires_grad for p in frozen.parameters())
+
+
+def test_L6_demo_checks_out_before_any_fit(tmp_path, capsys, monkeypatch):
+    from sklearn_ecprune.cli import main
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setattr(ECPrunedMLPClassifier, "fit", lambda *a, **k: pytest.fail("fitted"))
+    code = main(["demo", "--out", str(blocker / "demo.png"), "-q"])
+    assert code == 2
+    assert "cannot create the folder" in capsys.readouterr().err
+
+
+def test_repr_shows_the_changed_parameters_as_scikit_learn_does(iris):
+    net = ECPrunedMLPClassifier(sparsity=0.9, module__dropout=0.1)
+    assert repr(net) == "ECPrunedMLPClassifier(module__dropout=0.1, sparsity=0.9)"
+    assert repr(ECPrunedMLPRegressor()) == "ECPrunedMLPRegressor()"
+    html = net._repr_html_()
+    assert html.count('class="user-set"') == 2  # not skorch's default callbacks

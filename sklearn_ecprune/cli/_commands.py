@@ -145,6 +145,7 @@ def _split(X, y, task: str, test_size: float, random_state: int) -> tuple:
 
 def _demo(args: argparse.Namespace) -> int:
     out = _plot_path(args.out)
+    _make_folder(out.parent)  # before the fits: a bad --out fails at once
     data = load_dataset("digits")
     X_train, X_test, y_train, y_test = _split(
         data.X, data.y, "classification", TEST_SIZE, args.seed
@@ -160,7 +161,6 @@ def _demo(args: argparse.Namespace) -> int:
     frame = _run([split], args, seeds=[args.seed])
     print()
     print(results_text(frame))
-    _make_folder(out.parent)
     _save_plot(frame, out, fine_tuned=False, methods=methods)
     print(f"saved the plot of test loss and accuracy against sparsity to {out}")
     return 0

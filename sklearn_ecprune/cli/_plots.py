@@ -210,13 +210,16 @@ def plot_sweep(
                 high = (shown["loss_mean"] + shown["loss_std"].fillna(0.0)).max()
                 pad = 10 ** max(0.05 * np.log10(high / low), 0.02)  # 5 % of the decades
                 ax.set_ylim(low / pad, high * pad)
-            ax.set_title(str(dataset) if len(archs) == 1 else f"{dataset}, hidden {arch}")
             ax.grid(True, which="both", alpha=0.3)
             kind = here["metric"].iloc[0]
             if value == "loss":
                 ylabel = "test log-loss" if kind == "accuracy" else "test MSE / var(y)"
             else:
                 ylabel = "test accuracy" if kind == "accuracy" else "test R^2"
+            title = str(dataset) if len(archs) == 1 else f"{dataset}, hidden {arch}"
+            if len(metrics) > 1:  # panels of one data set differ by what they show
+                title += f": {ylabel.removeprefix('test ')}"
+            ax.set_title(title)
             if side_by_side or col == 0 or ylabel != axes[row, col - 1].get_ylabel():
                 ax.set_ylabel(ylabel)
             if side_by_side or g + ncols >= len(panels):  # nothing below in its block
@@ -238,7 +241,11 @@ def plot_sweep(
     if n_seeds > 1:
         details.append(f"mean \N{PLUS-MINUS SIGN} std of {n_seeds} seeds")
     suffix = f" ({', '.join(details)})" if details else ""
-    what = "Test loss" if list(metrics) == ["loss"] else "Test loss and score"
+    kinds = set(summary["metric"])
+    score = "score"
+    if len(kinds) == 1:
+        score = {"accuracy": "accuracy", "r2": "R^2"}.get(kinds.pop(), "score")
+    what = "Test loss" if list(metrics) == ["loss"] else f"Test loss and {score}"
     fig.suptitle(f"{what} against sparsity, {tuned}{suffix}")
     try:
         fig.savefig(path, dpi=dpi, bbox_inches="tight")

@@ -394,6 +394,12 @@ def prune_mlp(
         "prune_mlp",
     )
     strategy = get_method(method)
+    if any(p.is_meta for p in module.parameters()):
+        raise ValueError(
+            "The module's parameters are on the meta device (shapes without values): "
+            "build or load it on a real device (e.g. module.to_empty(device='cpu') and "
+            "load its weights) before pruning."
+        )
     X_t = as_input_tensor(X, module)
     named = find_linear_layers(module, X_t, layers)
     y_t = None
@@ -424,11 +430,18 @@ def prune_mlp(
     )
     # Work on the module itself but restore it if anything fails half-way.
     backup = {key: value.detach().clone() for key, value in module.state_dict().items()}
+    # Loss gradients need weights that take gradients; frozen ones are thawed meanwhile.
+    frozen = [layer.weight for _, layer in named if not layer.weight.requires_grad]
     try:
+        for weight in frozen:
+            weight.requires_grad_(True)
         return _prune(module, X_t, y_t, named, config)
     except BaseException:
         module.load_state_dict(backup)
         raise
+    finally:
+        for weight in frozen:
+            weight.requires_grad_(False)
 
 
 def _prune(

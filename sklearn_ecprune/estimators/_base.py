@@ -16,6 +16,7 @@ import copy
 import functools
 import math
 import threading
+import warnings
 from typing import Any
 
 import numpy as np
@@ -479,11 +480,22 @@ class ECPrunedMixin(ParamsMixin, InferenceMixin, FittedStateMixin):
             "shuffle_generator": self._plan_.shuffle_generator.get_state(),
         }
 
-    def _restore_dense(self, state: dict[str, Any]) -> None:
+    def _restore_dense(self, state: Any) -> bool:
+        """Restore a stored dense phase; False (nothing changed) if it does not fit."""
+        expected = {k: v.shape for k, v in self.module_.state_dict().items()}
+        try:
+            fits = set(state) == {"module", "optimizer", "history", "shuffle_generator"} and {
+                k: v.shape for k, v in state["module"].items()
+            } == expected
+        except (TypeError, AttributeError):
+            fits = False
+        if not fits:
+            return False
         self.module_.load_state_dict(state["module"])
         self.optimizer_.load_state_dict(state["optimizer"])
         self.history_ = copy.deepcopy(state["history"])
         self._plan_.shuffle_generator.set_state(state["shuffle_generator"])
+        return True
 
     def _train(self, data, y, fit_params: dict) -> None:
         """skorch's training run, once: ``on_train_begin``, the loop, ``on_train_end``."""
@@ -522,10 +534,17 @@ class _PlannedCache:
     def __enter__(self) -> None:
         state, store = self.cache.__enter__()
         plan = self.net._plan_
+        if state is not None and not self.net._restore_dense(state):
+            warnings.warn(
+                "memory holds an entry for this fit's dense phase that does not fit the "
+                "network; it is trained again and the entry replaced.",
+                UserWarning,
+                stacklevel=4,
+            )
+            state = None
         plan.dense_restored = state is not None
-        if state is not None:
-            self.net._restore_dense(state)
-        plan.store_dense = None if store is None else (lambda net: store(net._dense_state()))
+        if state is None and store is not None:
+            plan.store_dense = lambda net: store(net._dense_state())
 
     def __exit__(self, *exc) -> bool | None:
         return self.cache.__exit__(*exc)

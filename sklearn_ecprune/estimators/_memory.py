@@ -265,9 +265,9 @@ def dense_cache(
     """``(state, store)`` for a fit's dense phase under ``memory``.
 
     ``state`` is the stored dense state when the cache holds this key and data (the
-    fit restores it and skips its dense training), else ``None``; ``store`` is then the
-    function that stores the state once the dense phase has trained (``None`` when
-    nothing is cached). A lock per key makes a second worker with the same key wait
+    fit restores it and skips its dense training), else ``None``; ``store`` stores the
+    state once a dense phase has trained (also over an entry that proved unusable), and
+    is ``None`` when nothing is cached. A lock per key makes a second worker with the same key wait
     until the first one has stored its state, instead of training it again.
     """
     if memory.location is None or key is None:
@@ -275,15 +275,13 @@ def dense_cache(
         return
     cached = memory.cache(_dense_state, ignore=["state"])
     lock = _Lock(str(memory.location), key)
+
+    def store(state: dict[str, Any]) -> None:
+        cached.call(key, X, y, state=state)  # (over)writes the entry
+        lock.release()
+
     try:
-        if cached.check_call_in_cache(key, X, y, state=None):
-            yield cached(key, X, y, state=None), None
-            return
-
-        def store(state: dict[str, Any]) -> None:
-            cached(key, X, y, state=state)
-            lock.release()
-
-        yield None, store
+        hit = cached.check_call_in_cache(key, X, y, state=None)
+        yield (cached(key, X, y, state=None) if hit else None), store
     finally:
         lock.release()

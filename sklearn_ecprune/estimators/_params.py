@@ -9,6 +9,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 import torch
+from sklearn.base import BaseEstimator
 from skorch.callbacks import Callback
 from skorch.dataset import Dataset
 from torch.utils.data import DataLoader
@@ -250,6 +251,14 @@ class ParamsMixin:
         vars(self).update(kwargs)
 
     # ------------------------------------------------------------------ params
+    # scikit-learn's face: the parameters that differ from the defaults, as any
+    # scikit-learn estimator shows them (skorch shows the module's state instead), and
+    # the HTML table without skorch's per-callback parameters.
+    __repr__ = BaseEstimator.__repr__
+
+    def _get_params_html(self, deep=True, doc_link=""):
+        return super()._get_params_html(deep=False, doc_link=doc_link)
+
     def __setattr__(self, name: str, value: Any) -> None:
         # A parameter is stored as it is, also a torch module or loss *instance*: skorch
         # refuses torch components set outside its initialize methods once
