@@ -159,6 +159,7 @@ def test_joblib_files_are_small_too(very_sparse, tmp_path):
 # --- a plain module out ---------------------------------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 def test_to_torch_exports_and_predicts_like_the_estimator(very_sparse, digits):
     X, _ = digits
     compact = very_sparse.to_torch()

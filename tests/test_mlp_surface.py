@@ -57,7 +57,8 @@ def test_alpha_is_the_l2_penalty(iris):
     plain = net.get_loss(out, target, training=False)
     penalised = net.get_loss(out, target, training=True)
     squares = sum(float(np.square(c).sum()) for c in net.coefs_)
-    assert float(penalised - plain) == pytest.approx(0.5 * 0.5 * squares / 20, rel=1e-4)
+    gap = float((penalised - plain).detach())
+    assert gap == pytest.approx(0.5 * 0.5 * squares / 20, rel=1e-4)
 
 
 def test_batch_size_max_iter_and_n_iter_no_change(iris):

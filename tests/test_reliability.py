@@ -135,7 +135,8 @@ def test_H5_a_failed_load_params_leaves_an_unfitted_estimator_unfitted(iris):
         fresh.load_params(buffer)
     assert not fresh.__sklearn_is_fitted__()
     buffer.seek(0)
-    loaded = ECPrunedMLPClassifier(hidden_layer_sizes=(16,)).load_params(buffer)
+    with pytest.warns(UserWarning, match="class labels are not part"):
+        loaded = ECPrunedMLPClassifier(hidden_layer_sizes=(16,)).load_params(buffer)
     np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), atol=1e-6)
 
 

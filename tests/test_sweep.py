@@ -175,7 +175,9 @@ def test_plot_sweep_draws_each_group_and_metric(tmp_path, saved):
     # 3 groups in 2 columns, once for the loss and once for the score.
     assert len(axes) == 6
     titles = sorted(ax.get_title() for ax in axes)
-    assert titles == ["a", "a", "b", "b", "c", "c"]
+    # Each panel says its data set and what it shows; so does the figure's title.
+    assert titles == [f"{d}: {what}" for d in "abc" for what in ("accuracy", "log-loss")]
+    assert figure._suptitle.get_text().startswith("Test loss and accuracy against sparsity")
     assert {ax.get_ylabel() for ax in axes} >= {"test log-loss", "test accuracy"}
     assert (tmp_path / "p.png").stat().st_size > 0
 
