@@ -358,3 +358,14 @@ def test_non_utf8_csv_is_read_as_latin1(tmp_path):
 def test_version(capsys):
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.startswith("ecprune ")
+
+
+def test_warnings_are_said_once_after_the_progress_bar(tmp_path, capsys):
+    # A tiny network pruned to 0.98 empties layers; the run stops at --max-epochs.
+    code = main(["demo", "--hidden", "4", "--max-epochs", "2", "--sparsities", "0.98",
+                 "--methods", "magnitude", "--out", str(tmp_path / "demo.png")])  # fmt: skip
+    assert code == 0
+    err = capsys.readouterr().err
+    notes = [line for line in err.splitlines() if line.startswith("ecprune: warning: ")]
+    assert any("left a layer without weights" in line and "--sparsities" in line for line in notes)
+    assert "min_density" not in err and "Warning:" not in err

@@ -6,6 +6,7 @@ import argparse
 import math
 import shlex
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,29 +71,64 @@ def _run(
     )
     params = {"hidden_layer_sizes": tuple(args.hidden), "max_epochs": args.max_epochs}
     frames = []
-    try:
-        for split in splits:
-            bar.set_postfix_str(split.label, refresh=True)
-            frame = run_sweep(
-                split.X_train,
-                split.y_train,
-                split.X_test,
-                split.y_test,
-                task=split.task,
-                configurations=methods,
-                sparsities=sparsities,
-                seeds=seeds,
-                fine_tune_epochs=fine_tune_epochs,
-                estimator_params=params,
-                preprocessor=split.preprocessor,
-                dataset=split.label,
-                progress=bar,
-            )
-            frame.insert(frame.columns.get_loc("task") + 1, "noise", split.noise)
-            frames.append(frame)
-    finally:
-        bar.close()
+    # Warnings would break the progress bar's line: collected, and said once after it.
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        try:
+            for split in splits:
+                bar.set_postfix_str(split.label, refresh=True)
+                frame = run_sweep(
+                    split.X_train,
+                    split.y_train,
+                    split.X_test,
+                    split.y_test,
+                    task=split.task,
+                    configurations=methods,
+                    sparsities=sparsities,
+                    seeds=seeds,
+                    fine_tune_epochs=fine_tune_epochs,
+                    estimator_params=params,
+                    preprocessor=split.preprocessor,
+                    dataset=split.label,
+                    progress=bar,
+                )
+                frame.insert(frame.columns.get_loc("task") + 1, "noise", split.noise)
+                frames.append(frame)
+        finally:
+            bar.close()
+    _report_warnings(seen, quiet=args.quiet)
     return pd.concat(frames, ignore_index=True)
+
+
+def _report_warnings(seen: list[warnings.WarningMessage], *, quiet: bool) -> None:
+    """The warnings of a run, each kind once, in words the command's options can act on."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    from ..engine._prune import EmptyLayerWarning
+
+    emptied = sum(issubclass(w.category, EmptyLayerWarning) for w in seen)
+    unconverged = sum(issubclass(w.category, ConvergenceWarning) for w in seen)
+    others = dict.fromkeys(
+        f"{w.category.__name__}: {w.message}"
+        for w in seen
+        if not issubclass(w.category, EmptyLayerWarning | ConvergenceWarning)
+    )
+    notes = []
+    if emptied:
+        notes.append(
+            f"{emptied} prune(s) left a layer without weights (only its biases remain); "
+            "the results at those sparsities are those of a network whose output no "
+            "longer depends on its input there: use lower --sparsities or wider --hidden "
+            "layers."
+        )
+    if unconverged and not quiet:
+        notes.append(
+            f"{unconverged} dense training(s) reached --max-epochs before their stopping "
+            "rule: a larger --max-epochs may give better networks."
+        )
+    notes += list(others)
+    for note in notes:
+        print(f"ecprune: warning: {note}", file=sys.stderr)
 
 
 def _save_plot(frame: Any, path: Path, *, fine_tuned: bool, methods: Sequence[str]) -> None:
