@@ -334,3 +334,22 @@ def test_repr_shows_the_changed_parameters_as_scikit_learn_does(iris):
     assert repr(ECPrunedMLPRegressor()) == "ECPrunedMLPRegressor()"
     html = net._repr_html_()
     assert html.count('class="user-set"') == 2  # not skorch's default callbacks
+
+
+def test_scikit_learn_mlp_names_are_answered_at_construction():
+    with pytest.raises(TypeError, match="max_iter: use max_epochs.*learning_rate_init: use lr"):
+        ECPrunedMLPClassifier(max_iter=5, learning_rate_init=0.01)
+    with pytest.raises(TypeError, match="unexpected keyword argument.*'not_a_name'"):
+        ECPrunedMLPRegressor(not_a_name=1)
+    ECPrunedMLPClassifier(optimizer__momentum=0.9)  # routed names are skorch's, as before
+
+
+def test_batch_size_auto_t_and_loss_as_in_scikit_learn(iris):
+    X, y = iris
+    net = ECPrunedMLPClassifier(
+        **{**FAST, "fine_tune_epochs": 1}, batch_size="auto", early_stopping=False,
+        random_state=0,
+    ).fit(X[:120], y[:120])  # fmt: skip
+    assert net.history_[0, "train_batch_count"] == 1  # min(200, 120) rows a batch
+    assert net.t_ == 120 * net.n_iter_
+    assert net.loss_ == net.loss_curve_[-1]

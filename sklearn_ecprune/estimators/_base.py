@@ -232,8 +232,8 @@ class ECPrunedMixin(ParamsMixin, InferenceMixin, FittedStateMixin):
         kwargs = self.get_params_for("iterator_train" if training else "iterator_valid")
         iterator = self.iterator_train if training else self.iterator_valid
         kwargs.setdefault("batch_size", self.batch_size)
-        if kwargs["batch_size"] == -1:
-            kwargs["batch_size"] = len(dataset)
+        if kwargs["batch_size"] in (-1, "auto"):  # all rows; scikit-learn's min(200, n)
+            kwargs["batch_size"] = len(dataset) if kwargs["batch_size"] == -1 else 200
         if iterator is not DataLoader:
             return iterator(dataset, **kwargs)
         if training:
@@ -407,7 +407,8 @@ class ECPrunedMixin(ParamsMixin, InferenceMixin, FittedStateMixin):
         plan.validates = self._split() is not None
         self._check_run(X.shape[0])
         plan.calibration = (X, y, weights)
-        rows = X.shape[0] if self.batch_size == -1 else min(self.batch_size, X.shape[0])
+        size = {-1: X.shape[0], "auto": 200}.get(self.batch_size, self.batch_size)
+        rows = min(size, X.shape[0])
         try:
             with torch_threads(self._threads(rows)), self._dense_cache(data, y, fit_params):
                 self._train(data, y, fit_params)
@@ -440,7 +441,8 @@ class ECPrunedMixin(ParamsMixin, InferenceMixin, FittedStateMixin):
                 )
         loader = self.get_params_for("iterator_train")
         size = loader.get("batch_size", self.batch_size)
-        if loader.get("drop_last") and size != -1 and n_train < size:
+        size = {-1: n_train, "auto": min(200, n_train)}.get(size, size)
+        if loader.get("drop_last") and n_train < size:
             raise ValueError(
                 f"iterator_train__drop_last=True drops every batch of {owner}: the "
                 f"training set has {n_train} rows, fewer than batch_size={size}."

@@ -141,8 +141,9 @@ PARAMS_DOC = """
         Learning rate.
     max_epochs : int, default=200
         Most epochs of dense training (fine-tuning comes on top).
-    batch_size : int, default=200
-        Mini-batch size; ``-1`` trains on all rows in one batch.
+    batch_size : int or "auto", default=200
+        Mini-batch size; ``-1`` trains on all rows in one batch; ``"auto"`` is
+        scikit-learn's ``min(200, n_samples)``.
     train_split : callable or None, default=None
         skorch's validation split (e.g. ``skorch.dataset.ValidSplit(5)``), used
         for the whole fit instead of ``early_stopping``'s hold-out; ``None``
@@ -209,6 +210,10 @@ ATTRIBUTES_DOC = """
         Lowest training loss; None when early stopping watches a validation set.
     n_iter_ : int
         Epochs run in all (dense training and fine-tuning).
+    t_ : int
+        Training samples seen in all (the rows of every training batch).
+    loss_ : float
+        The training loss of the last epoch.
     coefs_, intercepts_ : list of ndarray
         Weights, ``coefs_[i]`` of shape (n_in, n_out), and biases per layer, as in
         scikit-learn's MLP.

@@ -79,6 +79,34 @@ class _DeviceConstraint:
 
 
 
+# scikit-learn MLP parameters that have another name, or no equivalent, here.
+SKLEARN_NAMES = {
+    "max_iter": "max_epochs",
+    "learning_rate_init": "lr",
+    "solver": "optimizer (torch.optim.Adam for 'adam', torch.optim.SGD for 'sgd'; "
+    "'lbfgs' has no equivalent)",
+    "shuffle": "iterator_train__shuffle",
+    "momentum": "optimizer=torch.optim.SGD with optimizer__momentum",
+    "nesterovs_momentum": "optimizer__nesterov (with optimizer=torch.optim.SGD)",
+    "beta_1": "optimizer__betas=(beta_1, beta_2)",
+    "beta_2": "optimizer__betas=(beta_1, beta_2)",
+    "epsilon": "optimizer__eps",
+    "learning_rate": "a learning-rate schedule: callbacks=[skorch.callbacks.LRScheduler(...)]",
+    "power_t": "a learning-rate schedule: callbacks=[skorch.callbacks.LRScheduler(...)]",
+    "max_fun": "nothing (it applies to scikit-learn's 'lbfgs' solver only)",
+    "loss": "criterion (a torch loss class)",
+}
+
+
+def _unknown_names(owner: str, kwargs: dict[str, Any]) -> str:
+    names = [key for key in kwargs if "__" not in key]
+    advice = [f"{name}: use {SKLEARN_NAMES[name]}" for name in names if name in SKLEARN_NAMES]
+    message = f"{owner}.__init__() got unexpected keyword argument(s) {names}"
+    if advice:
+        message += "; scikit-learn MLP names have equivalents here: " + "; ".join(advice)
+    return message + "."
+
+
 @functools.cache
 def _constructor_parameters(cls: type) -> frozenset[str]:
     init = inspect.signature(cls.__init__).parameters.values()
@@ -143,7 +171,7 @@ class ParamsMixin:
         "tol": NON_NEGATIVE_FLOAT,
         "n_iter_no_change": POSITIVE_INT,
         "max_epochs": POSITIVE_INT,
-        "batch_size": [*BATCH_SIZE, Options(int, {-1})],
+        "batch_size": [*BATCH_SIZE, Options(int, {-1}), Options(str, {"auto"})],
         "warm_start": ["boolean"],
         "pruning_unit": [Options(str, {"weight", "neuron"})],
         "inference": [Options(str, {"auto", "dense", "sparse"})],
@@ -246,7 +274,10 @@ class ParamsMixin:
         self.use_caching = use_caching
         self.torch_load_kwargs = torch_load_kwargs
         self.n_threads = n_threads
-        # skorch's routed parameters (module__*, optimizer__*, ...), checked at fit.
+        # skorch's routed parameters (module__*, optimizer__*, ...), checked at fit. An
+        # unknown plain name is a TypeError here, as Python's for any other estimator.
+        if any("__" not in key for key in kwargs):
+            raise TypeError(_unknown_names(type(self).__name__, kwargs))
         self._params_to_validate = set(kwargs)
         vars(self).update(kwargs)
 

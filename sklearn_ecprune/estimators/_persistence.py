@@ -262,6 +262,23 @@ class FittedStateMixin:
         return min(self.loss_curve_)
 
     @property
+    def loss_(self) -> float:
+        """The training loss of the last epoch, as in scikit-learn's MLP."""
+        return self.loss_curve_[-1]
+
+    @property
+    def t_(self) -> int:
+        """Training samples seen in all (the rows of every training batch), as scikit-learn's."""
+        check_is_fitted(self)
+        return int(
+            sum(
+                batch.get("train_batch_size", 0)
+                for row in self.history_
+                for batch in row.get("batches", ())
+            )
+        )
+
+    @property
     def n_iter_(self) -> int:
         """Epochs run in all (dense training and fine-tuning)."""
         check_is_fitted(self)
