@@ -353,3 +353,33 @@ def test_batch_size_auto_t_and_loss_as_in_scikit_learn(iris):
     assert net.history_[0, "train_batch_count"] == 1  # min(200, 120) rows a batch
     assert net.t_ == 120 * net.n_iter_
     assert net.loss_ == net.loss_curve_[-1]
+
+
+def test_display_and_refit_rule_take_a_metric_of_a_multi_metric_search(iris):
+    import functools
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sklearn.model_selection import GridSearchCV
+
+    from sklearn_ecprune import SparsityScoreDisplay, sparsest_within_one_standard_error
+
+    X, y = iris
+    net = ECPrunedMLPClassifier(**FAST, random_state=0)
+    scoring = {"accuracy": "accuracy", "neg_log_loss": "neg_log_loss"}
+    refit = functools.partial(sparsest_within_one_standard_error, metric="accuracy")
+    search = GridSearchCV(net, {"sparsity": [0.5, 0.9]}, cv=3, scoring=scoring, refit=refit)
+    search.fit(X, y)
+    assert search.best_index_ in (0, 1)
+    with pytest.raises(ValueError, match="several metrics"):
+        SparsityScoreDisplay.from_search(search)
+    with pytest.raises(ValueError, match="several metrics"):
+        sparsest_within_one_standard_error(search.cv_results_)
+    display = SparsityScoreDisplay.from_search(
+        search, metric="neg_log_loss", negate_score=True, errorbar_kw={"color": "purple"}
+    )
+    assert display.ax_.get_ylabel() == "cross-validated log_loss"
+    assert (display.errorbar_.lines[0].get_ydata() > 0).all()  # log-losses, not negated
+    assert matplotlib.colors.same_color(display.errorbar_.lines[0].get_color(), "purple")
+    assert display.chosen_marker_ in display.ax_.lines

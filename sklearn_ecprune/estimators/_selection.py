@@ -31,20 +31,41 @@ def _standard_errors(cv_results: dict[str, Any], metric: str) -> np.ndarray:
     return np.asarray(cv_results[f"std_test_{metric}"]) / np.sqrt(max(1, len(splits)))
 
 
-def sparsest_within_one_standard_error(cv_results: dict[str, Any]) -> int:
+def _metric_of(cv_results: dict[str, Any], metric: str | None) -> str:
+    """The metric whose columns to read: ``metric``, or the search's only one."""
+    names = sorted(k[len("mean_test_") :] for k in cv_results if k.startswith("mean_test_"))
+    if metric is None:
+        if names == ["score"]:
+            return "score"
+        raise ValueError(
+            f"The search scored several metrics {names}: name the one to use with "
+            "metric=..."
+        )
+    if metric not in names:
+        raise ValueError(f"metric={metric!r} is not one of the search's metrics {names}.")
+    return metric
+
+
+def sparsest_within_one_standard_error(
+    cv_results: dict[str, Any], *, metric: str | None = None
+) -> int:
     """``refit`` rule for a search: the sparsest candidate within one standard error.
 
     Pass it as ``GridSearchCV(..., refit=sparsest_within_one_standard_error)``. Among
     the candidates whose mean test score is at least the best mean score minus one
     standard error of that best score (its standard deviation over the folds divided
     by the square root of their number), the sparsest is chosen (ties: the higher
-    score). For a single scoring metric (``mean_test_score``).
+    score). For a search with several metrics, name the one to use:
+    ``refit=functools.partial(sparsest_within_one_standard_error, metric="accuracy")``.
 
     Parameters
     ----------
     cv_results : dict
         ``cv_results_`` of a search over a ``sparsity`` parameter (``"sparsity"`` or
         ``"<step>__sparsity"``).
+    metric : str or None, default=None
+        The metric of a multi-metric search (a key of its ``scoring``); ``None`` for a
+        search with one.
 
     Returns
     -------
@@ -65,9 +86,10 @@ def sparsest_within_one_standard_error(cv_results: dict[str, Any]) -> int:
     2
     """
     key = _sparsity_key(cv_results["params"][0])
-    scores = np.asarray(cv_results["mean_test_score"], dtype=float)
+    metric = _metric_of(cv_results, metric)
+    scores = np.asarray(cv_results[f"mean_test_{metric}"], dtype=float)
     best = int(np.nanargmax(scores))
-    threshold = scores[best] - _standard_errors(cv_results, "score")[best]
+    threshold = scores[best] - _standard_errors(cv_results, metric)[best]
     candidates = np.flatnonzero(scores >= threshold)
     sparsities = np.array([cv_results["params"][i][key] for i in candidates], dtype=float)
     sparsest = candidates[sparsities == sparsities.max()]
@@ -119,18 +141,27 @@ class SparsityScoreDisplay:
         self.standard_errors = standard_errors
         self.score_name = score_name
 
-    def plot(self, ax=None):
+    def plot(self, ax=None, *, negate_score=False, score_name=None, errorbar_kw=None):
         """Draw the scores with error bars, the best score's band and the choice.
 
         Parameters
         ----------
         ax : matplotlib Axes, default=None
             Where to draw; a new figure when ``None``.
+        negate_score : bool, default=False
+            Plot (and choose on) minus the scores, as scikit-learn's displays do for
+            ``neg_*`` scorers: a ``neg_log_loss`` search shows the log-loss.
+        score_name : str, default=None
+            The y-axis label; ``None`` keeps the display's ``score_name``.
+        errorbar_kw : dict, default=None
+            Passed to matplotlib's ``errorbar`` for the scores (e.g. ``color``).
 
         Returns
         -------
         display : SparsityScoreDisplay
-            With ``ax_``, ``figure_`` and ``chosen_sparsity_`` set.
+            With ``ax_``, ``figure_``, ``chosen_sparsity_`` and the artists
+            ``errorbar_``, ``threshold_line_``, ``best_marker_`` and
+            ``chosen_marker_`` set.
 
         Examples
         --------
@@ -146,31 +177,44 @@ class SparsityScoreDisplay:
         import matplotlib.pyplot as plt
 
         sparsities = np.asarray(self.sparsities, dtype=float)
-        scores = np.asarray(self.mean_scores, dtype=float)
+        sign = -1.0 if negate_score else 1.0
+        scores = sign * np.asarray(self.mean_scores, dtype=float)
         errors = np.asarray(self.standard_errors, dtype=float)
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 4))
-        best = int(np.nanargmax(scores))
-        threshold = scores[best] - errors[best]
-        within = np.flatnonzero(scores >= threshold)
+        # The best is the highest score, whatever the sign shown.
+        best = int(np.nanargmax(sign * scores))
+        threshold = scores[best] - sign * errors[best]
+        within = np.flatnonzero(sign * scores >= sign * threshold)
         chosen = within[np.argmax(sparsities[within])]
-        ax.errorbar(sparsities, scores, yerr=errors, marker="o", capsize=3, label="mean +- 1 SE")
-        ax.axhline(threshold, color="0.5", linestyle="--", linewidth=1, label="best - 1 SE")
-        ax.plot(sparsities[best], scores[best], "s", color="tab:green", label="best")
-        ax.plot(
+        style = {"marker": "o", "capsize": 3, "label": "mean +- 1 SE", **(errorbar_kw or {})}
+        self.errorbar_ = ax.errorbar(sparsities, scores, yerr=errors, **style)
+        self.threshold_line_ = ax.axhline(
+            threshold, color="0.5", linestyle="--", linewidth=1, label="best - 1 SE"
+        )
+        (self.best_marker_,) = ax.plot(
+            sparsities[best], scores[best], "s", color="tab:green", label="best"
+        )
+        (self.chosen_marker_,) = ax.plot(
             sparsities[chosen], scores[chosen], "*", markersize=14, color="tab:red",
             label=f"sparsest within 1 SE ({sparsities[chosen]:g})",
         )  # fmt: skip
+        name = self.score_name if score_name is None else score_name
+        if negate_score and score_name is None and name.startswith("neg_"):
+            name = name[len("neg_") :]
         ax.set_xlabel("sparsity (fraction of weights removed)")
-        ax.set_ylabel(f"cross-validated {self.score_name}")
+        ax.set_ylabel(f"cross-validated {name}")
         ax.grid(True, alpha=0.3)
-        ax.legend(loc="lower left")
+        ax.legend(loc="best")
         self.ax_, self.figure_ = ax, ax.figure
         self.chosen_sparsity_ = float(sparsities[chosen])
         return self
 
     @classmethod
-    def from_search(cls, search, *, ax=None):
+    def from_search(
+        cls, search, *, metric=None, ax=None, negate_score=False, score_name=None,
+        errorbar_kw=None,
+    ):  # fmt: skip
         """Plot the results of a fitted search over sparsity.
 
         When the search also varies other parameters, each sparsity shows its best
@@ -179,9 +223,14 @@ class SparsityScoreDisplay:
         Parameters
         ----------
         search : GridSearchCV or RandomizedSearchCV
-            Fitted, with a single scoring metric, over a ``sparsity`` parameter.
+            Fitted, over a ``sparsity`` parameter.
+        metric : str, default=None
+            For a search with several metrics, the one to plot (a key of its
+            ``scoring``); ``None``: the search's refit metric when it names one.
         ax : matplotlib Axes, default=None
             Where to draw.
+        negate_score, score_name, errorbar_kw
+            As in :meth:`plot`; ``score_name=None`` names the metric.
 
         Returns
         -------
@@ -202,15 +251,22 @@ class SparsityScoreDisplay:
         [0.5, 0.9]
         """
         results = search.cv_results_
+        if metric is None and isinstance(getattr(search, "refit", None), str):
+            metric = search.refit if f"mean_test_{search.refit}" in results else None
+        metric = _metric_of(results, metric)
         key = _sparsity_key(results["params"][0])
         all_sparsities = np.array([p[key] for p in results["params"]], dtype=float)
-        means = np.asarray(results["mean_test_score"], dtype=float)
-        errors = _standard_errors(results, "score")
+        means = np.asarray(results[f"mean_test_{metric}"], dtype=float)
+        errors = _standard_errors(results, metric)
         sparsities = np.unique(all_sparsities)
         best = [np.flatnonzero(all_sparsities == s)[np.argmax(means[all_sparsities == s])]
                 for s in sparsities]  # fmt: skip
-        scoring = search.scoring if isinstance(search.scoring, str) else "score"
-        return cls(sparsities, means[best], errors[best], score_name=scoring).plot(ax=ax)
+        if metric == "score":
+            metric = search.scoring if isinstance(search.scoring, str) else "score"
+        display = cls(sparsities, means[best], errors[best], score_name=metric)
+        return display.plot(
+            ax=ax, negate_score=negate_score, score_name=score_name, errorbar_kw=errorbar_kw
+        )
 
     @classmethod
     def from_estimator(
@@ -224,6 +280,9 @@ class SparsityScoreDisplay:
         scoring=None,
         n_jobs=None,
         ax=None,
+        negate_score=False,
+        score_name=None,
+        errorbar_kw=None,
     ):
         """Cross-validate ``estimator`` at each sparsity and plot the scores.
 
@@ -247,6 +306,8 @@ class SparsityScoreDisplay:
             Parallel fits.
         ax : matplotlib Axes, default=None
             Where to draw.
+        negate_score, score_name, errorbar_kw
+            As in :meth:`plot`.
 
         Returns
         -------
@@ -281,4 +342,7 @@ class SparsityScoreDisplay:
                 n_jobs=n_jobs,
                 refit=False,
             ).fit(X, y)
-        return cls.from_search(search, ax=ax)
+        return cls.from_search(
+            search, ax=ax, negate_score=negate_score, score_name=score_name,
+            errorbar_kw=errorbar_kw,
+        )  # fmt: skip
