@@ -383,3 +383,20 @@ def test_display_and_refit_rule_take_a_metric_of_a_multi_metric_search(iris):
     assert (display.errorbar_.lines[0].get_ydata() > 0).all()  # log-losses, not negated
     assert matplotlib.colors.same_color(display.errorbar_.lines[0].get_color(), "purple")
     assert display.chosen_marker_ in display.ax_.lines
+
+
+def test_a_device_this_machine_lacks_is_refused_by_name(iris):
+    X, y = iris
+    missing = [d for d in ("mps", "cuda") if d != "cuda" or not torch.cuda.is_available()]
+    missing = [d for d in missing if d != "mps" or not torch.backends.mps.is_available()]
+    for device in missing:
+        with pytest.raises(ValueError, match="'device' parameter"):
+            ECPrunedMLPClassifier(**FAST, device=device).fit(X, y)
+
+
+def test_L4_float16_refit_failure_says_what_overflowed():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 2)).half()
+    with pytest.raises(ValueError, match="overflowed float16's range") as error:
+        prune_mlp(net, torch.randn(200, 4), 0.7)
+    assert "too large" not in str(error.value)

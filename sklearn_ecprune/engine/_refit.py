@@ -446,6 +446,12 @@ def refit_layer_cg(
         rz = rz_new
     if not bool(torch.isfinite(x).all()):
         largest = float(a.abs().max())
+        if dtype == torch.float16:  # its range (6.5e4) is what overflowed, not the inputs
+            raise ValueError(
+                "The conjugate-gradient refit overflowed float16's range (at most 6.5e4) "
+                "in its sums of squares. Prune a float32 or bfloat16 copy of the network "
+                "(module.float()), or use method='ecp', which does not refit."
+            )
         raise ValueError(
             "The conjugate-gradient refit produced non-finite weights: the layer inputs "
             f"reach |a| = {largest:.3g}, too large for {dtype} products. Scale the "

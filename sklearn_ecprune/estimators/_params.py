@@ -60,6 +60,8 @@ AFTER_DENSE_PARAMS = frozenset(
 # prune_mlp's options that have no parameter of their own on the estimators.
 PRUNING_PARAMS = ("min_density", "sequential", "ridge", "cg_iterations", "batch_size", "output_fn")
 NEURON_PRUNING_PARAMS = ("batch_size", "output_fn")
+
+
 class _DeviceConstraint:
     """A torch device that can hold a trained network (not "meta")."""
 
@@ -70,13 +72,19 @@ class _DeviceConstraint:
             device = torch.device(value)
         except (RuntimeError, TypeError, ValueError):
             return False
-        if device.type == "cuda":
-            return torch.cuda.is_available()
-        return device.type in ("cpu", "mps", "xpu")
+        if device.type == "cpu":
+            return True
+        # Only a device this machine has: the error then names the parameter, at fit.
+        backends = {
+            "cuda": torch.cuda,
+            "mps": torch.backends.mps,
+            "xpu": getattr(torch, "xpu", None),
+        }
+        module = backends.get(device.type)
+        return module is not None and bool(module.is_available())
 
     def __str__(self) -> str:
-        return "a torch device that can train a network ('cpu', or 'cuda' where available)"
-
+        return "a torch device this machine has ('cpu'; 'cuda', 'mps' or 'xpu' where available)"
 
 
 # scikit-learn MLP parameters that have another name, or no equivalent, here.
@@ -397,4 +405,3 @@ class ParamsMixin:
                 f"pruning_unit='neuron' removes neurons across all hidden layers at once; "
                 f"{owner} got scope={self.scope!r}. Use scope='global'."
             )
-
