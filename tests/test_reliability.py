@@ -337,9 +337,9 @@ def test_repr_shows_the_changed_parameters_as_scikit_learn_does(iris):
 
 
 def test_scikit_learn_mlp_names_are_answered_at_construction():
-    with pytest.raises(TypeError, match="max_iter: use max_epochs.*learning_rate_init: use lr"):
+    with pytest.raises(TypeError, match=r"max_iter: use max_epochs.*learning_rate_init: use lr"):
         ECPrunedMLPClassifier(max_iter=5, learning_rate_init=0.01)
-    with pytest.raises(TypeError, match="unexpected keyword argument.*'not_a_name'"):
+    with pytest.raises(TypeError, match=r"unexpected keyword argument.*'not_a_name'"):
         ECPrunedMLPRegressor(not_a_name=1)
     ECPrunedMLPClassifier(optimizer__momentum=0.9)  # routed names are skorch's, as before
 

@@ -49,12 +49,12 @@ print("class counts:", np.bincount(y_train), "weights:", np.unique(weights).roun
 # ``early_stopping=True`` (scikit-learn's default is ``False``, the estimators' is
 # ``True``) holds out ``validation_fraction`` of the training rows (stratified) and
 # stops when the validation score has not improved by ``tol`` for
-# ``n_iter_no_change`` epochs, in both estimators. ``max_iter`` of scikit-learn is ``max_epochs`` here and
-# ``learning_rate_init`` is ``lr``; ``hidden_layer_sizes``, ``alpha``, ``batch_size``,
-# ``tol``, ``n_iter_no_change``, ``validation_fraction`` and ``random_state`` have the
-# same names. On top of that, ``fit`` prunes 80 % of the weights (``sparsity=0.8``,
-# the default) during a fine-tuning of ``fine_tune_epochs`` epochs (by default a fifth
-# of the dense epochs).
+# ``n_iter_no_change`` epochs, in both estimators. ``max_iter`` of scikit-learn is
+# ``max_epochs`` here and ``learning_rate_init`` is ``lr``; ``hidden_layer_sizes``,
+# ``alpha``, ``batch_size``, ``tol``, ``n_iter_no_change``, ``validation_fraction`` and
+# ``random_state`` have the same names. On top of that, ``fit`` prunes 80 % of the
+# weights (``sparsity=0.8``, the default) during a fine-tuning of ``fine_tune_epochs``
+# epochs (by default a fifth of the dense epochs).
 
 common = dict(
     hidden_layer_sizes=(32,),
