@@ -336,12 +336,48 @@ def test_repr_shows_the_changed_parameters_as_scikit_learn_does(iris):
     assert html.count('class="user-set"') == 2  # not skorch's default callbacks
 
 
-def test_scikit_learn_mlp_names_are_answered_at_construction():
-    with pytest.raises(TypeError, match=r"max_iter: use max_epochs.*learning_rate_init: use lr"):
-        ECPrunedMLPClassifier(max_iter=5, learning_rate_init=0.01)
-    with pytest.raises(TypeError, match=r"unexpected keyword argument.*'not_a_name'"):
-        ECPrunedMLPRegressor(not_a_name=1)
-    ECPrunedMLPClassifier(optimizer__momentum=0.9)  # routed names are skorch's, as before
+def test_scikit_learn_mlp_names_have_their_meaning(iris):
+    from sklearn.base import clone
+
+    X, y = iris
+    base = dict(hidden_layer_sizes=(8,), sparsity=0.0, early_stopping=False, random_state=0)
+    # max_iter, when given, is the dense training's limit (max_epochs is then ignored).
+    net = ECPrunedMLPClassifier(**base, max_iter=3, max_epochs=50, n_iter_no_change=np.inf)
+    net.fit(X, y)
+    assert net.n_iter_ == 3 and clone(net).get_params()["max_iter"] == 3
+    # learning_rate_init over lr; solver picks the optimizer with scikit-learn's settings.
+    net = ECPrunedMLPClassifier(**base, max_iter=2, solver="sgd", learning_rate_init=0.05,
+                                momentum=0.5, nesterovs_momentum=False).fit(X, y)  # fmt: skip
+    assert isinstance(net.optimizer_, torch.optim.SGD)
+    group = net.optimizer_.param_groups[0]
+    assert (group["lr"], group["momentum"], group["nesterov"]) == (0.05, 0.5, False)
+    net = ECPrunedMLPClassifier(**base, max_iter=2, beta_1=0.8, beta_2=0.9, epsilon=1e-6)
+    group = net.fit(X, y).optimizer_.param_groups[0]
+    assert (group["betas"], group["eps"]) == ((0.8, 0.9), 1e-6)
+    assert ECPrunedMLPClassifier(shuffle=False).get_iterator(
+        net.get_dataset(X, y), training=True
+    ).shuffle is False  # fmt: skip
+    for bad, match in [(dict(solver="lbfgs"), "lbfgs"), (dict(solver="x"), "'solver'")]:
+        with pytest.raises(ValueError, match=match):
+            ECPrunedMLPClassifier(**base, **bad).fit(X, y)
+    with pytest.raises(ValueError, match="poisson"):
+        ECPrunedMLPRegressor(loss="poisson").fit(X, y)
+
+
+@pytest.mark.parametrize("schedule", ["invscaling", "adaptive"])
+def test_scikit_learn_learning_rate_schedules_with_sgd(iris, schedule):
+    X, y = iris
+    net = ECPrunedMLPClassifier(
+        hidden_layer_sizes=(8,), sparsity=0.0, early_stopping=False, random_state=0,
+        solver="sgd", learning_rate=schedule, learning_rate_init=0.1, max_iter=60,
+        tol=1.0, n_iter_no_change=2,
+    ).fit(X, y)  # fmt: skip
+    # invscaling lowers the rate every epoch; adaptive divides it by 5 where training
+    # would have stopped (tol=1 is never met), down to 1e-6.
+    rate = net.optimizer_.param_groups[0]["lr"]
+    assert rate < 0.1
+    if schedule == "adaptive":
+        assert rate <= 1e-6 and net.n_iter_ < 60
 
 
 def test_batch_size_auto_t_and_loss_as_in_scikit_learn(iris):

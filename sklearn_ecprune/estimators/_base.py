@@ -87,8 +87,18 @@ class ECPrunedMixin(ParamsMixin, InferenceMixin, FittedStateMixin):
         args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
         if prefix != "optimizer":
             return args, kwargs
+        optimizer = self._optimizer_class
+        if "lr" not in self.get_params_for("optimizer"):
+            kwargs["lr"] = self._learning_rate
+        # scikit-learn's settings of its two solvers, unless given the skorch way.
+        if optimizer in (torch.optim.Adam, torch.optim.AdamW):
+            kwargs.setdefault("betas", (self.beta_1, self.beta_2))
+            kwargs.setdefault("eps", self.epsilon)
+        elif optimizer is torch.optim.SGD and self.solver == "sgd":
+            kwargs.setdefault("momentum", self.momentum)
+            kwargs.setdefault("nesterov", bool(self.nesterovs_momentum and self.momentum > 0))
         if (
-            self.optimizer in (torch.optim.Adam, torch.optim.AdamW)
+            optimizer in (torch.optim.Adam, torch.optim.AdamW)
             and not {"fused", "foreach", "differentiable"} & set(kwargs)
             and torch.device(self.device or "cpu").type == "cpu"
             and _fused_adam_on_cpu()
@@ -96,7 +106,7 @@ class ECPrunedMixin(ParamsMixin, InferenceMixin, FittedStateMixin):
             kwargs["fused"] = True
         (groups,) = args
         plain = len(groups) == 1 and set(groups[0]) == {"params"} and "weight_decay" not in kwargs
-        if plain and self.optimizer in (torch.optim.Adam, torch.optim.SGD):
+        if plain and optimizer in (torch.optim.Adam, torch.optim.SGD):
             linear = [m for m in self.module_.modules() if isinstance(m, torch.nn.Linear)]
             weights = {id(m.weight) for m in linear}
             params = groups[0]["params"]
@@ -155,6 +165,13 @@ class ECPrunedMixin(ParamsMixin, InferenceMixin, FittedStateMixin):
                 group = None
             plan.penalised = cached = (key, weights, group)
         return cached[1], cached[2]
+
+    def initialize_optimizer(self, triggered_directly=None):
+        """skorch's optimizer, of ``solver``'s class when given (see ``_optimizer_class``)."""
+        named_parameters = self.get_all_learnable_params()
+        args, kwargs = self.get_params_for_optimizer("optimizer", named_parameters)
+        self.optimizer_ = self._optimizer_class(*args, **kwargs)
+        return self
 
     def _set_training(self, training=True):
         # skorch sets the mode before every step, walking every submodule; the walk
@@ -237,7 +254,7 @@ class ECPrunedMixin(ParamsMixin, InferenceMixin, FittedStateMixin):
         if iterator is not DataLoader:
             return iterator(dataset, **kwargs)
         if training:
-            kwargs.setdefault("shuffle", True)
+            kwargs.setdefault("shuffle", self.shuffle)
         # A DataLoader draws a base seed from torch's global generator unless it has
         # its own: the fit's generator, or a throwaway one when predicting.
         plan = getattr(self, "_plan_", None)
@@ -508,7 +525,8 @@ class ECPrunedMixin(ParamsMixin, InferenceMixin, FittedStateMixin):
             self.notify("on_train_begin", X=data, y=y)
             phases = dict(self.callbacks_).get("fit_phases")
             if getattr(phases, "phase_", None) != "done":
-                cap = self.max_epochs + fine_tune_budget(self.fine_tune_epochs, self.max_epochs)
+                dense = self._max_dense_epochs
+                cap = dense + fine_tune_budget(self.fine_tune_epochs, dense)
                 try:
                     self.fit_loop(data, y, epochs=1 if plan.incremental else cap, **fit_params)
                 except KeyboardInterrupt:  # how skorch's callbacks end a training run

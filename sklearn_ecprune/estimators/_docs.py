@@ -168,6 +168,16 @@ use_caching, torch_load_kwargs
         ``DataLoader`` are turned into tensors once per fit and gathered a batch
         at a time (``iterator_train__batch_size``, ``__shuffle`` and
         ``__drop_last`` apply as in skorch).
+    max_iter, learning_rate_init, solver, learning_rate, power_t, momentum, \
+nesterovs_momentum, beta_1, beta_2, epsilon, shuffle, max_fun
+        scikit-learn's MLP parameters, with their meaning there. ``max_iter`` and
+        ``learning_rate_init`` (default ``None``), when given, take precedence over
+        ``max_epochs`` and ``lr``; ``solver`` (default ``None``: ``optimizer``
+        decides) picks Adam (with ``beta_1``, ``beta_2``, ``epsilon``) or SGD (with
+        ``momentum``, ``nesterovs_momentum``, and ``learning_rate``'s
+        ``"invscaling"`` (``power_t``) or ``"adaptive"`` schedule); ``"lbfgs"`` is an
+        error. ``shuffle`` shuffles the training batches. ``max_fun`` is accepted and
+        unused (lbfgs only).
     n_threads : int or "auto", default="auto"
         torch's intra-op threads during ``fit`` and ``predict``, the caller's
         setting restored afterwards. ``"auto"`` uses one thread when a batch's

@@ -87,34 +87,6 @@ class _DeviceConstraint:
         return "a torch device this machine has ('cpu'; 'cuda', 'mps' or 'xpu' where available)"
 
 
-# scikit-learn MLP parameters that have another name, or no equivalent, here.
-SKLEARN_NAMES = {
-    "max_iter": "max_epochs",
-    "learning_rate_init": "lr",
-    "solver": "optimizer (torch.optim.Adam for 'adam', torch.optim.SGD for 'sgd'; "
-    "'lbfgs' has no equivalent)",
-    "shuffle": "iterator_train__shuffle",
-    "momentum": "optimizer=torch.optim.SGD with optimizer__momentum",
-    "nesterovs_momentum": "optimizer__nesterov (with optimizer=torch.optim.SGD)",
-    "beta_1": "optimizer__betas=(beta_1, beta_2)",
-    "beta_2": "optimizer__betas=(beta_1, beta_2)",
-    "epsilon": "optimizer__eps",
-    "learning_rate": "a learning-rate schedule: callbacks=[skorch.callbacks.LRScheduler(...)]",
-    "power_t": "a learning-rate schedule: callbacks=[skorch.callbacks.LRScheduler(...)]",
-    "max_fun": "nothing (it applies to scikit-learn's 'lbfgs' solver only)",
-    "loss": "criterion (a torch loss class)",
-}
-
-
-def _unknown_names(owner: str, kwargs: dict[str, Any]) -> str:
-    names = [key for key in kwargs if "__" not in key]
-    advice = [f"{name}: use {SKLEARN_NAMES[name]}" for name in names if name in SKLEARN_NAMES]
-    message = f"{owner}.__init__() got unexpected keyword argument(s) {names}"
-    if advice:
-        message += "; scikit-learn MLP names have equivalents here: " + "; ".join(advice)
-    return message + "."
-
-
 @functools.cache
 def _constructor_parameters(cls: type) -> frozenset[str]:
     init = inspect.signature(cls.__init__).parameters.values()
@@ -177,7 +149,7 @@ class ParamsMixin:
         "random_state": RANDOM_STATE,
         "memory": MEMORY,
         "tol": NON_NEGATIVE_FLOAT,
-        "n_iter_no_change": POSITIVE_INT,
+        "n_iter_no_change": [*POSITIVE_INT, Interval(numbers.Real, 1, None, closed="left")],
         "max_epochs": POSITIVE_INT,
         "batch_size": [*BATCH_SIZE, Options(int, {-1}), Options(str, {"auto"})],
         "warm_start": ["boolean"],
@@ -197,6 +169,19 @@ class ParamsMixin:
         "train_split": [None, "callable"],
         "callbacks": [None, _Callbacks()],
         "n_threads": [*POSITIVE_INT, Options(str, {"auto"})],
+        # scikit-learn's MLP parameters, with their meaning (see SKLEARN_NAMES).
+        "max_iter": [None, *POSITIVE_INT],
+        "learning_rate_init": [None, Interval(numbers.Real, 0, None, closed="neither")],
+        "solver": [None, Options(str, {"adam", "sgd", "lbfgs"})],
+        "learning_rate": [Options(str, {"constant", "invscaling", "adaptive"})],
+        "power_t": [Interval(numbers.Real, 0, None, closed="left")],
+        "momentum": [Interval(numbers.Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "beta_1": [Interval(numbers.Real, 0, 1, closed="left")],
+        "beta_2": [Interval(numbers.Real, 0, 1, closed="left")],
+        "epsilon": [Interval(numbers.Real, 0, None, closed="neither")],
+        "shuffle": ["boolean"],
+        "max_fun": [*POSITIVE_INT],
     }
 
     def __init__(
@@ -241,6 +226,18 @@ class ParamsMixin:
         use_caching="auto",
         torch_load_kwargs=None,
         n_threads="auto",
+        max_iter=None,
+        learning_rate_init=None,
+        solver=None,
+        learning_rate="constant",
+        power_t=0.5,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        shuffle=True,
+        max_fun=15000,
         **kwargs,
     ):
         self.module = module
@@ -282,10 +279,20 @@ class ParamsMixin:
         self.use_caching = use_caching
         self.torch_load_kwargs = torch_load_kwargs
         self.n_threads = n_threads
-        # skorch's routed parameters (module__*, optimizer__*, ...), checked at fit. An
-        # unknown plain name is a TypeError here, as Python's for any other estimator.
-        if any("__" not in key for key in kwargs):
-            raise TypeError(_unknown_names(type(self).__name__, kwargs))
+        self.max_iter = max_iter
+        self.learning_rate_init = learning_rate_init
+        self.solver = solver
+        self.learning_rate = learning_rate
+        self.power_t = power_t
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.shuffle = shuffle
+        self.max_fun = max_fun
+        # skorch's routed parameters (module__*, optimizer__*, ...), checked at fit
+        # (scikit-learn's checks want nothing raised here).
         self._params_to_validate = set(kwargs)
         vars(self).update(kwargs)
 
@@ -306,6 +313,23 @@ class ParamsMixin:
             object.__setattr__(self, name, value)
         else:
             super().__setattr__(name, value)
+
+    # One source of truth where scikit-learn's MLP and skorch both name a setting: the
+    # scikit-learn name, when given, takes precedence.
+    @property
+    def _max_dense_epochs(self) -> int:
+        """``max_iter`` when given, else ``max_epochs``: the most epochs of dense training."""
+        return self.max_epochs if self.max_iter is None else int(self.max_iter)
+
+    @property
+    def _learning_rate(self) -> float:
+        """``learning_rate_init`` when given, else ``lr``."""
+        return self.lr if self.learning_rate_init is None else float(self.learning_rate_init)
+
+    @property
+    def _optimizer_class(self) -> Any:
+        """``solver``'s optimizer when given ("adam", "sgd"), else ``optimizer``."""
+        return {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}.get(self.solver, self.optimizer)
 
     def _get_param_names(self):
         # The constructor's parameters plus the extra keyword arguments skorch keeps
@@ -368,6 +392,12 @@ class ParamsMixin:
         """Check this package's parameters; messages name the parameter."""
         owner = type(self).__name__
         validate_params(self.get_params(deep=False), self._parameter_constraints, owner)
+        if self.solver == "lbfgs":
+            raise ValueError(
+                f"solver='lbfgs' is not available in {owner}: the network is trained, "
+                "pruned and fine-tuned by mini-batches. Use solver='adam' (the default "
+                "optimizer) or 'sgd'."
+            )
         if self.pruning_params:
             unknown = sorted(set(self.pruning_params) - set(PRUNING_PARAMS))
             if unknown:

@@ -10,6 +10,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetRegressor
 
+from ..engine._validation import Options
 from ._base import ECPrunedMixin
 from ._docs import ATTRIBUTES_DOC, FIT_DOC, PARAMS_DOC
 from ._module import TargetScale
@@ -23,6 +24,9 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
 {FIT_DOC}
     Parameters
     ----------{PARAMS_DOC.replace("{criterion}", "torch.nn.MSELoss")}
+    loss : {"squared_error"}, default="squared_error"
+        scikit-learn's name of the training loss; only the squared error (the
+        default ``criterion``) is available (``"poisson"`` is an error).
     standardize_target : bool, default=True
         Train on the target standardised per output (mean 0, variance 1, from the
         training data) and predict in its original units. Networks train poorly on
@@ -59,6 +63,7 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
     _parameter_constraints = {  # noqa: RUF012 (extends the mixin's)
         **ECPrunedMixin._parameter_constraints,
         "standardize_target": ["boolean"],
+        "loss": [Options(str, {"squared_error", "poisson"})],
     }
 
     _is_classifier = False
@@ -85,9 +90,19 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
         scores[(total == 0) & (residual == 0)] = 1.0
         return float(scores.mean())
 
-    def __init__(self, module=None, *, standardize_target=True, **kwargs):
+    def __init__(self, module=None, *, standardize_target=True, loss="squared_error", **kwargs):
         super().__init__(module, **kwargs)
         self.standardize_target = standardize_target
+        self.loss = loss
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.loss != "squared_error":
+            raise ValueError(
+                f"loss={self.loss!r} is not available in ECPrunedMLPRegressor: it trains on "
+                "the squared error (loss='squared_error'); give another torch loss with "
+                "criterion= if you need one."
+            )
 
     # The full signature, for get_params, clone and the docs: the mixin's parameters
     # and the regressor's own.
@@ -95,6 +110,7 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
         parameters=[
             *list(inspect.signature(ECPrunedMixin.__init__).parameters.values())[:-1],
             inspect.Parameter("standardize_target", inspect.Parameter.KEYWORD_ONLY, default=True),
+            inspect.Parameter("loss", inspect.Parameter.KEYWORD_ONLY, default="squared_error"),
             inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD),
         ]
     )

@@ -301,17 +301,24 @@ class FitPhases(Callback):
         if self.phase_ == "dense":
             self.dense_epochs_ += 1
             self._watch(net)
-            reached = self.dense_epochs_ >= net.max_epochs
-            if self.rule_.stalled or reached:
-                if not self.rule_.stalled:
+            limit = net._max_dense_epochs
+            stalled = self.rule_.stalled and not self._slow_down(net)
+            if stalled or self.dense_epochs_ >= limit:
+                if not stalled:
+                    name = "max_epochs" if net.max_iter is None else "max_iter"
                     warnings.warn(
-                        f"{type(net).__name__}: the dense training reached max_epochs="
-                        f"{net.max_epochs} without converging (tol={net.tol}, "
+                        f"{type(net).__name__}: the dense training reached {name}={limit} "
+                        f"without converging (tol={net.tol}, "
                         f"n_iter_no_change={net.n_iter_no_change}).",
                         ConvergenceWarning,
                         stacklevel=2,
                     )
                 self._end_dense(net)
+            elif net.solver == "sgd" and net.learning_rate == "invscaling":
+                # scikit-learn's schedule: the rate over the samples seen, to power_t.
+                rate = net._learning_rate / (net.t_ + 1) ** net.power_t
+                for group in net.optimizer_.param_groups:
+                    group["lr"] = rate
         elif self.phase_ == "fine_tune":
             self.epoch_ += 1
             if not self.events_:
@@ -330,6 +337,22 @@ class FitPhases(Callback):
                 self._finish(net)
 
     # ------------------------------------------------------------------ steps
+    def _slow_down(self, net) -> bool:
+        """scikit-learn's ``learning_rate="adaptive"`` (with ``solver="sgd"``).
+
+        Where training would stop, the rate is divided by 5 and training goes on,
+        until the rate is 1e-6 or less. Whether it went on.
+        """
+        if net.solver != "sgd" or net.learning_rate != "adaptive":
+            return False
+        groups = net.optimizer_.param_groups
+        if groups[0]["lr"] <= 1e-6:
+            return False
+        for group in groups:
+            group["lr"] /= 5.0
+        self.rule_.count = 0
+        return True
+
     def _rule(self, net) -> StoppingRule:
         validates = net._plan_.validates
         return StoppingRule(net.tol, net.n_iter_no_change, higher_is_better=validates)
