@@ -1,11 +1,17 @@
 """scikit-learn estimators: thin skorch subclasses that train, prune and fine-tune.
 
-- ``_base``: the shared mixin (fit = dense, prune, fine-tune; ``memory``; seeding;
-  parameter constraints), ``_memory``: the cached dense phase;
+- ``_base``: the shared mixin (skorch's hooks, one ``_fit`` behind ``fit`` and
+  ``partial_fit``), made of ``_params`` (constraints, constructor, ``set_params``),
+  ``_training`` (optimizer and loss), ``_inference`` (predict's network,
+  ``to_torch``) and ``_persistence`` (fits on a copy, pickles, ``load_params``, the
+  MLP attributes);
+- ``_plan``: the per-fit plan (seeds, hold-out); ``_schedule``: the phases of a fit as
+  one callback, and the pruning; ``_memory``: the cached dense phase; ``_threads``:
+  torch's threads per fit and predict;
 - ``_classifier``, ``_regressor``: :class:`ECPrunedMLPClassifier`,
-  :class:`ECPrunedMLPRegressor`;
+  :class:`ECPrunedMLPRegressor`; ``_docs``: their shared docstrings;
 - ``_callbacks``: skorch callbacks; ``_module``: the default :class:`MLPModule`;
-  ``_data``: the training dataset and early stopping's hold-out split;
+  ``_data``: tensors served a batch at a time, and early stopping's hold-out split;
 - ``_selection``: choosing a sparsity (a ``refit`` rule and a display).
 """
 
