@@ -436,3 +436,19 @@ def test_L4_float16_refit_failure_says_what_overflowed():
     with pytest.raises(ValueError, match="overflowed float16's range") as error:
         prune_mlp(net, torch.randn(200, 4), 0.7)
     assert "too large" not in str(error.value)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_L8_epoch_scoring_without_caching_on_string_labels(iris, weighted):
+    from skorch.callbacks import EpochScoring
+
+    X, y = iris
+    names = load_iris().target_names[y]
+    net = ECPrunedMLPClassifier(
+        **FAST, random_state=0,
+        callbacks=[EpochScoring("accuracy", use_caching=False, name="fresh"),
+                   EpochScoring("accuracy", name="cached")],
+    )  # fmt: skip
+    net.fit(X, names, sample_weight=np.ones(len(y)) if weighted else None)
+    assert all(row["fresh"] == pytest.approx(row["cached"]) for row in net.history_)
+    assert net.predict(X[:2]).dtype.kind == "U"  # labels again once fitted

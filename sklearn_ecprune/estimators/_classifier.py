@@ -213,7 +213,8 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
         ----------
         X : array-like of shape (n_samples, n_features), or a torch Dataset
             Inputs. A torch ``Dataset`` (what skorch's scoring callbacks pass while
-            training) holds the encoded targets, so for it the class indices
+            training) holds the encoded targets, so for it, and for any input while
+            ``fit`` runs (what a scoring callback sees), the class indices
             ``0 .. n_classes - 1`` are returned, as skorch's own classifier does.
 
         Returns
@@ -232,4 +233,9 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
         ('U', ['setosa', 'versicolor', 'virginica'])
         """
         index = self.predict_proba(X).argmax(axis=1)
-        return index if isinstance(X, torch.utils.data.Dataset) else self.classes_[index]
+        # skorch's scoring callbacks compare with the encoded targets of the training
+        # data: while fitting, and for a torch Dataset, the answer is in their terms.
+        plan = getattr(self, "_plan_", None)
+        if isinstance(X, torch.utils.data.Dataset) or (plan is not None and plan.training):
+            return index
+        return self.classes_[index]

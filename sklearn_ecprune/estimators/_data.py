@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 import torch
-from torch.utils.data import Dataset, Subset
+from skorch.dataset import Dataset
+from torch.utils.data import Subset
 
 __all__ = ["BatchDataset", "BatchIterator", "HoldOutSplit", "collate_batch", "holds_batches"]
 
@@ -43,7 +44,8 @@ class BatchDataset(Dataset):
     once (one gather per tensor; sparse rows are densified per batch), and
     :func:`collate_batch` passes the batch through. The DataLoader's options
     (``iterator_train__batch_size``, ``__shuffle``, ``__drop_last``, ...) work as
-    before; ``dataset[i]`` still gives one row.
+    before; ``dataset[i]`` still gives one row. It is a skorch ``Dataset`` (with ``X``
+    and ``y``), so skorch's callbacks find the targets in it as in theirs.
 
     Parameters
     ----------

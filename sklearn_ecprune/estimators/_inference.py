@@ -41,6 +41,8 @@ class InferenceMixin:
             return np.concatenate(
                 [to_numpy(nonlinearity(out)) for out in self.forward_iter(X, training=False)]
             )
+        if isinstance(X, dict) and "X" in X:  # training data with sample weights
+            X = X["X"]
         X = self._validate_X(X, reset=False)
         if self.dataset is not Dataset or self.iterator_valid is not DataLoader:
             return np.concatenate(
