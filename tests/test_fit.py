@@ -87,21 +87,31 @@ def test_the_batch_path_trains_like_the_row_path(iris):
     )
 
 
-def test_the_l2_penalty_through_weight_decay_equals_the_loss_term(iris):
+def test_the_l2_gradient_added_to_the_weights_equals_autograd_of_the_penalty(iris):
     X, y = iris
-    kwargs = dict(
-        hidden_layer_sizes=(16,), max_epochs=30, lr=0.01, sparsity=0.0, alpha=1.0,
-        random_state=0, early_stopping=False, batch_size=32,  # a last batch of 22 rows
-    )  # fmt: skip
-    fast = ECPrunedMLPClassifier(**kwargs).fit(X, y)
-    assert any(g["weight_decay"] > 0 for g in fast.optimizer_.param_groups)
-    # With parameter groups of the user's, the penalty is a term of the loss.
-    term = ECPrunedMLPClassifier(**kwargs, optimizer__param_groups=[("*bias", {})]).fit(X, y)
-    assert all(g["weight_decay"] == 0 for g in term.optimizer_.param_groups)
-    np.testing.assert_allclose(fast.loss_curve_, term.loss_curve_, rtol=1e-5)
-    np.testing.assert_allclose(fast.predict_proba(X), term.predict_proba(X), atol=1e-5)
-    no_penalty = ECPrunedMLPClassifier(**{**kwargs, "alpha": 0.0}).fit(X, y)
-    assert fast.loss_curve_[-1] > no_penalty.loss_curve_[-1]  # the value is reported
+    net = ECPrunedMLPClassifier(**FAST, sparsity=0.0, alpha=3.0, random_state=0).fit(X, y)
+    Xb, yb = torch.as_tensor(X[:22], dtype=torch.float32), torch.as_tensor(y[:22])
+    weights = [m.weight for m in net.module_.modules() if isinstance(m, torch.nn.Linear)]
+
+    def gradients(with_hook: bool) -> list[torch.Tensor]:
+        net.module_.zero_grad()
+        out = net.module_(Xb)
+        if with_hook:  # the estimator's way: the value in the loss, the gradient added
+            net.get_loss(out, yb, training=True).backward()
+            net.on_grad_computed(net, [], training=True)
+        else:  # autograd through the penalty term
+            loss = torch.nn.functional.cross_entropy(out, yb)
+            penalty = sum(w.square().sum() for w in weights) * 0.5 * 3.0 / 22
+            (loss + penalty).backward()
+        return [p.grad.clone() for p in net.module_.parameters()]
+
+    for ours, autograd in zip(gradients(True), gradients(False), strict=True):
+        torch.testing.assert_close(ours, autograd)
+    with torch.no_grad():
+        value = net.get_loss(net.module_(Xb), yb, training=True)
+        plain = net.get_loss(net.module_(Xb), yb, training=False)
+        penalty = float(sum(w.square().sum() for w in weights)) * 0.5 * 3.0 / 22
+    assert float(value - plain) == pytest.approx(penalty, rel=1e-5)
 
 
 # --- threads --------------------------------------------------------------------------------

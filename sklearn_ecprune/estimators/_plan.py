@@ -54,8 +54,10 @@ class FitPlan:
     dense_restored: bool = False
     # True while skorch's loop runs: predictions use ``module_`` itself then.
     training: bool = False
-    # The weights the L2 penalty sums, looked up once per network and set of masks.
+    # The weights the L2 penalty sums, looked up once per network and set of masks, and
+    # the penalty's scale in the current batch (alpha / batch weight).
     penalised: Any = field(default=None, repr=False)
+    l2_scale: float | None = field(default=None, repr=False)
     # The training rows the pruning calibrates on (inputs, encoded targets, weights).
     calibration: tuple[Any, Any, Any] | None = field(default=None, repr=False)
     # Set by ``memory``: stores the dense network's state when the dense phase ends.
