@@ -13,7 +13,6 @@ from skorch.utils import to_numpy
 from ..engine._deploy import restore_weights, sparse_weights, without_weights
 from ..engine._methods import PRUNING_METHODS, register_method
 from ..engine._report import LayerReport, PruningReport
-from ._plan import FitPlan
 
 __all__ = ["FittedStateMixin"]
 
@@ -209,14 +208,7 @@ class FittedStateMixin:
                 f"hidden_layer_sizes={saved} before load_params."
             )
         self._fit_metadata_from_sizes(weights[0].shape[1], weights[-1].shape[0])
-        self._plan_ = FitPlan.draw(
-            self.random_state,
-            n_samples=0,
-            early_stopping=False,
-            train_split=None,
-            stratified=self._is_classifier,
-        )
-        self.initialize()
+        self.initialize()  # with a plan of its own (see ``initialize``)
 
     def _masks_from_weights(self) -> None:
         """Masks, sparsity and report from the weights themselves (zeros are pruned)."""
