@@ -81,11 +81,11 @@ class FitPlan:
         early_stopping: bool | str,
         train_split: Any,
         stratified: bool,
-        incremental: bool = False,
     ) -> FitPlan:
         """The plan of a fit on ``n_samples`` rows with these parameters.
 
-        ``partial_fit`` (``incremental``) never holds rows out: scikit-learn's MLP
+        ``holds_out`` is what ``early_stopping`` asks for; ``partial_fit`` (an
+        ``incremental`` plan) uses no hold-out whatever it says: scikit-learn's MLP
         does not either, and a batch may be a single row.
         """
         if random_state is None:
@@ -97,7 +97,7 @@ class FitPlan:
         wanted = early_stopping is True or (
             early_stopping == "auto" and n_samples >= AUTO_EARLY_STOPPING_ROWS
         )
-        holds_out = train_split is None and wanted and not incremental
+        holds_out = train_split is None and wanted
         return cls(seed, holds_out, stratified)
 
     def __getstate__(self) -> dict[str, Any]:
