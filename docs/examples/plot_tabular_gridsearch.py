@@ -51,7 +51,7 @@ X_train.head()
 # The pipeline
 # ------------
 # The network has two hidden layers. ``fit`` trains it densely for at most
-# ``max_epochs`` epochs (stopping early on a held-out validation loss), then
+# ``max_epochs`` epochs (stopping early on a held-out validation score), then
 # fine-tunes it for ``fine_tune_epochs`` epochs, during the first of which it removes
 # the fraction ``sparsity`` of its weights in three events with the default pruning
 # method, ``"ecp-cg"`` (ECP's ranking, then a least-squares refit of every neuron's
