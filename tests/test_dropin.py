@@ -520,7 +520,8 @@ def test_sample_weight_of_zero_removes_samples(iris):
 
 def test_sample_weights_weigh_the_loss(regression):
     X, y = regression
-    net = ECPrunedMLPRegressor(**FAST, random_state=0, sparsity=0.0, standardize_target=False)
+    net = ECPrunedMLPRegressor(**FAST, random_state=0, sparsity=0.0, standardize_target=False,
+                               early_stopping=False)
     net.fit(X[:10], y[:10], sample_weight=np.arange(10.0))
     out = torch.as_tensor(net.predict(X[:10]), dtype=torch.float32)
     weights = {"sample_weight": torch.arange(10.0), "X": None}

@@ -339,12 +339,18 @@ class ECPrunedMixin(ParamsMixin, TrainingStepMixin, InferenceMixin, FittedStateM
             )
         n_train = n_rows
         if self._plan_.holds_out and not self._plan_.incremental:
-            n_train = n_rows - math.ceil(self.validation_fraction * n_rows)
-            if n_train < 1:
+            n_valid = math.ceil(self.validation_fraction * n_rows)
+            n_train = n_rows - n_valid
+            # scikit-learn's MLP also refuses a single validation row, but its early
+            # stopping is off by default; here it is on, and scikit-learn's estimator
+            # checks fit ten rows: only a hold-out that leaves nothing is refused.
+            if n_valid < 1 or n_train < 1:
                 raise ValueError(
-                    f"{owner} with early_stopping holds out validation_fraction="
-                    f"{self.validation_fraction} of the rows, which leaves no training row "
-                    f"with n_samples={n_rows}. Use more rows, or early_stopping=False."
+                    f"The validation set is too small: {owner} with early_stopping holds "
+                    f"out validation_fraction={self.validation_fraction} of n_samples="
+                    f"{n_rows} rows ({n_valid} for validation, {n_train} for training). "
+                    "Increase validation_fraction or the size of your dataset, or use "
+                    "early_stopping=False."
                 )
         loader = self.get_params_for("iterator_train")
         size = loader.get("batch_size", self.batch_size)
