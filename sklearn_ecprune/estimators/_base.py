@@ -26,7 +26,14 @@ from skorch.dataset import Dataset
 from torch.utils.data import DataLoader
 
 from ._callbacks import KeepPrunedWeightsZero, ValidationScore
-from ._data import BatchDataset, BatchIterator, HoldOutSplit, collate_batch, holds_batches
+from ._data import (
+    BatchDataset,
+    BatchIterator,
+    HoldOutSplit,
+    batch_rows,
+    collate_batch,
+    holds_batches,
+)
 from ._inference import InferenceMixin
 from ._memory import dense_cache, dense_key, usable_memory
 from ._module import MLPModule
@@ -138,9 +145,7 @@ class ECPrunedMixin(ParamsMixin, TrainingStepMixin, InferenceMixin, FittedStateM
         """
         kwargs = self.get_params_for("iterator_train" if training else "iterator_valid")
         iterator = self.iterator_train if training else self.iterator_valid
-        kwargs.setdefault("batch_size", self.batch_size)
-        if kwargs["batch_size"] in (-1, "auto"):  # all rows; scikit-learn's min(200, n)
-            kwargs["batch_size"] = len(dataset) if kwargs["batch_size"] == -1 else 200
+        kwargs["batch_size"] = batch_rows(kwargs.get("batch_size", self.batch_size), len(dataset))
         if iterator is not DataLoader:
             return iterator(dataset, **kwargs)
         if training:
@@ -314,8 +319,7 @@ class ECPrunedMixin(ParamsMixin, TrainingStepMixin, InferenceMixin, FittedStateM
         plan.validates = self._split() is not None
         self._check_run(X.shape[0])
         plan.calibration = (X, y, weights)
-        size = {-1: X.shape[0], "auto": 200}.get(self.batch_size, self.batch_size)
-        rows = min(size, X.shape[0])
+        rows = min(batch_rows(self.batch_size, X.shape[0]), X.shape[0])
         try:
             with torch_threads(self._threads(rows)), self._dense_cache(data, y, fit_params):
                 self._train(data, y, fit_params)
@@ -353,8 +357,7 @@ class ECPrunedMixin(ParamsMixin, TrainingStepMixin, InferenceMixin, FittedStateM
                     "early_stopping=False."
                 )
         loader = self.get_params_for("iterator_train")
-        size = loader.get("batch_size", self.batch_size)
-        size = {-1: n_train, "auto": min(200, n_train)}.get(size, size)
+        size = batch_rows(loader.get("batch_size", self.batch_size), n_train)
         if loader.get("drop_last") and n_train < size:
             raise ValueError(
                 f"iterator_train__drop_last=True drops every batch of {owner}: the "

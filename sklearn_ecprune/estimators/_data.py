@@ -11,7 +11,27 @@ import torch
 from skorch.dataset import Dataset
 from torch.utils.data import Subset
 
-__all__ = ["BatchDataset", "BatchIterator", "HoldOutSplit", "collate_batch", "holds_batches"]
+__all__ = [
+    "BatchDataset",
+    "BatchIterator",
+    "HoldOutSplit",
+    "batch_rows",
+    "collate_batch",
+    "dense_rows",
+    "holds_batches",
+]
+
+
+def dense_rows(X: Any) -> np.ndarray:
+    """A block of rows as a dense array (a sparse block is densified, and only it)."""
+    return X.toarray() if sp.issparse(X) else np.asarray(X)
+
+
+def batch_rows(batch_size: int | str, n_rows: int) -> int:
+    """Rows per batch: ``-1`` is all the rows, ``"auto"`` scikit-learn's min(200, n)."""
+    if batch_size == -1:
+        return n_rows
+    return min(200, n_rows) if batch_size == "auto" else int(batch_size)
 
 
 def _as_tensor(values: Any) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from sklearn.utils.validation import check_is_fitted
 from skorch.dataset import Dataset
@@ -12,17 +11,13 @@ from torch.utils.data import DataLoader
 
 from ..engine._deploy import inference_module, padded_forward
 from ..engine._validation import Options, check_param
+from ._data import dense_rows
 from ._threads import threads_for, torch_threads
 
 __all__ = ["InferenceMixin"]
 
 # Rows per forward pass when predicting on in-memory data.
 _PREDICT_CHUNK = 4096
-
-
-def _dense(X) -> np.ndarray:
-    """A block of rows as a dense array (sparse input is densified block by block)."""
-    return X.toarray() if sp.issparse(X) else np.asarray(X)
 
 
 class InferenceMixin:
@@ -67,7 +62,7 @@ class InferenceMixin:
         try:
             with torch.inference_mode(), torch_threads(self._threads(rows)):
                 for start in range(0, X.shape[0], _PREDICT_CHUNK):
-                    chunk = torch.from_numpy(_dense(X[start : start + _PREDICT_CHUNK]))
+                    chunk = torch.from_numpy(dense_rows(X[start : start + _PREDICT_CHUNK]))
                     outputs.append(to_numpy(nonlinearity(padded_forward(module, chunk, device))))
         finally:
             if was_training:

@@ -24,6 +24,7 @@ from ..engine._prune import prune_mlp
 from ..engine._report import LayerReport, PruningReport
 from ..engine._structured import prune_neurons
 from ._callbacks import cubic_sparsity
+from ._data import dense_rows
 
 __all__ = [
     "FitPhases",
@@ -132,10 +133,6 @@ def merged_report(reports: list[PruningReport]) -> PruningReport:
     return PruningReport(rows, last.method, last.target_sparsity, {"events": len(reports)})
 
 
-def _dense(X) -> np.ndarray:
-    return X.toarray() if hasattr(X, "toarray") else np.asarray(X)
-
-
 def check_finite(net: Any) -> None:
     """A clear error when training left NaN or infinite weights (the fit then fails)."""
     if not all(bool(torch.isfinite(p).all()) for p in net.module_.parameters()):
@@ -166,7 +163,7 @@ def prune_network(net: Any, sparsity: float, *, n_steps: int, rows: int | None =
         weights = None if weights is None else weights[chosen]
     if weights is not None and not weights.sum() > 0:
         weights = None  # the subsample drew only rows of weight 0
-    X = torch.as_tensor(_dense(X))
+    X = torch.as_tensor(dense_rows(X))
     net._invalidate_inference()
     if net.pruning_unit == "neuron":
         _prune_neurons(net, X, sparsity, n_steps)
@@ -389,12 +386,10 @@ class FitPhases(Callback):
             self._prune(net, net.sparsity, n_steps=net.n_steps)
         else:
             self.events_ = event_epochs(budget, self.start_sparsity_, net.sparsity)
+        # Every path prunes before the first fine-tuning step (the first event is at its
+        # epoch 0), and each prune starts the optimizer's moments afresh.
         self.rule_ = self._rule(net)
         self.phase_ = "fine_tune" if budget else "done"
-        if budget and net.pruning_unit != "neuron":
-            # Fresh moments in the same optimizer (a learning-rate scheduler holds it):
-            # the dense run's momentum would push on the pruned weights.
-            net.optimizer_.state.clear()
         if self.phase_ == "done":
             self._finish(net)
 
@@ -405,6 +400,9 @@ class FitPhases(Callback):
         if len(net.history):
             net.history.record("sparsity", net.sparsity_)
         if [id(p) for p in net.module_.parameters()] == parameters:
+            # Fresh moments in the same optimizer (a learning-rate scheduler holds it):
+            # the earlier momentum would push on the pruned weights. (Neuron pruning
+            # builds a new optimizer for its new layers.)
             net.optimizer_.state.clear()
 
     def _finish(self, net) -> None:

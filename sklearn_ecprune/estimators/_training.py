@@ -102,7 +102,7 @@ class TrainingStepMixin:
         plan, masks = self._plan_, getattr(self, "masks_", None)
         cached = plan.penalised
         if cached is None or cached[0] is not self.module_ or cached[1] is not masks:
-            weights = [m.weight for m in self.module_.modules() if isinstance(m, torch.nn.Linear)]
+            weights = [m.weight for m in self._linear_layers(check=False)]
             plan.penalised = cached = (self.module_, masks, weights)
         return cached[2]
 
