@@ -172,7 +172,7 @@ def fit_one(label, name, noise, seed, sparsities):
         for sparsity in sparsities:
             model, seconds = timed_fit(clone(base).set_params(net__sparsity=sparsity))
             after = max(0.0, seconds - restore_seconds)
-            epochs = model[-1].n_iter_
+            epochs = len(model[-1].history_)  # dense and fine-tuning
             record(
                 "default", sparsity, model, dense_seconds + after, epochs,
                 cost_ratio=(dense_seconds + after) / dense_seconds,

@@ -18,7 +18,7 @@ import pytest
 import torch
 from scipy import sparse
 from sklearn.compose import ColumnTransformer
-from sklearn.datasets import load_iris, make_regression
+from sklearn.datasets import load_iris, make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -98,7 +98,7 @@ def test_user_callbacks_see_one_training_run_per_fit(Estimator, iris, regression
     assert phases == [row["phase"] for row in net.history_]
     assert phases.index("fine_tune") > 0 and set(phases) == {"dense", "fine_tune"}
     assert phases == sorted(phases)  # dense first, then fine-tuning
-    assert dict(net.callbacks_)["log"].epochs_ == net.n_iter_  # state kept throughout
+    assert dict(net.callbacks_)["log"].epochs_ == len(net.history_)  # state kept throughout
 
 
 def test_history_marks_phases_and_the_sparsity_of_each_pruning_event(iris):
@@ -137,7 +137,7 @@ def test_user_early_stopping_works_across_the_phases(iris):
         callbacks=[("stop", stopping)],
     ).fit(X, y)
     assert all("valid_loss" in row for row in net.history_)
-    assert net.n_iter_ < 200 + 30  # the user's callback ended the run
+    assert len(net.history_) < 200 + 30  # the user's callback ended the run
     # Stopped anywhere, the fit still ends at its sparsity.
     assert net.sparsity_ == pytest.approx(0.8, abs=0.01)
 
@@ -165,7 +165,7 @@ def test_checkpoint_lr_scheduler_and_progress_bar_work_across_the_fit(iris, tmp_
     assert any(row["event_cp"] for row in net.history_)
     assert all("event_cp" in row for row in net.history_)  # in both phases
     # One scheduler for the whole run: the rate falls at every epoch of both phases.
-    assert net.optimizer_.param_groups[0]["lr"] == pytest.approx(0.01 * 0.9**net.n_iter_)
+    assert net.optimizer_.param_groups[0]["lr"] == pytest.approx(0.01 * 0.9 ** len(net.history_))
     assert "fine" not in capsys.readouterr().out  # the bar writes to stderr
 
 
@@ -466,6 +466,7 @@ def test_sparse_one_hot_input_gives_the_dense_result():
 
 def test_early_stopping_holds_out_a_validation_set_and_restores_the_best_epoch(iris):
     from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import LabelBinarizer
 
     X, y = iris
     net = ECPrunedMLPClassifier(
@@ -477,23 +478,47 @@ def test_early_stopping_holds_out_a_validation_set_and_restores_the_best_epoch(i
     ).fit(X, y)
     # One score per epoch: the validation set stays through the whole fit.
     assert len(net.validation_scores_) == net.n_iter_
+    assert len(net.history_[:, "valid_score"]) == net.n_iter_ + net.n_fine_tune_iter_
     assert all(0 <= s <= 1 for s in net.validation_scores_)
     assert net.best_validation_score_ == max(net.validation_scores_)
     assert net.best_loss_ is None
     # The held-out rows are 20 % of the data, stratified: one batch.
     assert net.history_[-1]["valid_batch_count"] == 1
-    # The weights are the best epoch's: they score the best score on the held-out rows.
+    # The weights are the best epoch's: they score the best score on the held-out rows
+    # (stratified as scikit-learn stratifies: on the binarised labels).
     _, valid = train_test_split(
-        np.arange(len(y)), test_size=0.2, stratify=y, random_state=net._plan_.split_seed
+        np.arange(len(y)),
+        test_size=0.2,
+        stratify=LabelBinarizer().fit_transform(y).astype(bool),
+        random_state=net._plan_.split_seed,
     )
     assert net.score(X[valid], y[valid]) == pytest.approx(net.best_validation_score_)
-    assert net.validation_scores_[-1] < net.best_validation_score_ or net.n_iter_ == 60
+    # It stopped by the rule: its last n_iter_no_change epochs did not improve by tol.
+    scores = net.validation_scores_
+    assert net.n_iter_ < 60 and max(scores[-10:]) <= max(scores[:-10]) + net.tol
 
 
-def test_early_stopping_auto_holds_out_only_for_large_data():
-    X, y = make_regression(n_samples=300, n_features=3, random_state=0)
-    small = ECPrunedMLPRegressor(**FAST, random_state=0, early_stopping="auto").fit(X, y)
-    assert small.validation_scores_ is None
+def test_early_stopping_auto_holds_out_where_true_can():
+    X, y = make_classification(n_samples=40, random_state=0)
+    fitted = ECPrunedMLPClassifier(**FAST, random_state=0).fit(X, y)
+    assert fitted.early_stopping == "auto" and len(fitted.validation_scores_) == fitted.n_iter_
+    # Where scikit-learn's early_stopping=True raises, "auto" trains on every row.
+    y_rare = np.r_[np.ones(39, int), 0]
+    with pytest.raises(ValueError, match="least populated class"):
+        ECPrunedMLPClassifier(**FAST, early_stopping=True).fit(X, y_rare)
+    rare = ECPrunedMLPClassifier(**FAST, random_state=0).fit(X, y_rare)
+    assert rare.validation_scores_ is None and rare.best_loss_ is not None
+    with pytest.raises(ValueError, match="The validation set is too small"):
+        ECPrunedMLPRegressor(**FAST, early_stopping=True).fit(X[:2], y[:2])
+    assert ECPrunedMLPRegressor(**FAST).fit(X[:2], y[:2]).validation_scores_ is None
+    # partial_fit never holds rows out; with early_stopping=True it refuses, as
+    # scikit-learn's does, and leaves the estimator as it was.
+    net = ECPrunedMLPClassifier(**FAST, random_state=0).partial_fit(X, y)
+    assert net.validation_scores_ is None
+    before = net.coefs_[0].copy()
+    with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
+        net.set_params(early_stopping=True).partial_fit(X, y)
+    np.testing.assert_array_equal(net.coefs_[0], before)
 
 
 def test_alpha_shrinks_the_weights(iris):
@@ -542,7 +567,8 @@ def test_scikit_learn_attributes(iris, regression):
     assert [b.shape for b in net.intercepts_] == [(16,), (8,), (3,)]
     assert net.n_layers_ == 4 and net.out_activation_ == "softmax"
     np.testing.assert_array_equal(net.coefs_[0].T, net.module_[0].weight.detach().numpy())
-    assert len(net.loss_curve_) == net.n_iter_ == len(net.history_)
+    assert len(net.loss_curve_) == net.n_iter_
+    assert net.n_iter_ + net.n_fine_tune_iter_ == len(net.history_)
     assert net.best_loss_ == min(net.loss_curve_)
     assert net.validation_scores_ is None
     np.testing.assert_allclose(np.exp(net.predict_log_proba(X)), net.predict_proba(X))

@@ -93,15 +93,18 @@ def test_random_state_verbose_and_warm_start(iris, capsys):
     assert "train_loss" in capsys.readouterr().out
     b = fit(iris)
     np.testing.assert_array_equal(a.predict_proba(iris[0]), b.predict_proba(iris[0]))
-    epochs = b.n_iter_
+    rows = len(b.history_)
     b.set_params(warm_start=True, max_epochs=2).fit(*iris)
-    assert b.n_iter_ == epochs + 2 + BASE["fine_tune_epochs"]
+    # n_iter_ counts this fit's dense epochs, as scikit-learn's; the history goes on.
+    assert (b.n_iter_, b.n_fine_tune_iter_) == (2, BASE["fine_tune_epochs"])
+    assert len(b.history_) == rows + 2 + BASE["fine_tune_epochs"]
 
 
 def test_early_stopping_and_validation_fraction(iris):
     net = fit(iris, early_stopping=True, validation_fraction=0.2, max_epochs=30)
     assert net.history_[0]["valid_batch_count"] == 1
-    assert len(net.validation_scores_) == sum("valid_loss" in row for row in net.history_)
+    dense = [row for row in net.history_ if row["phase"] == "dense"]
+    assert len(net.validation_scores_) == len(dense) == net.n_iter_
     assert net.best_validation_score_ == max(net.validation_scores_)
     assert net.best_loss_ is None
 
@@ -119,7 +122,7 @@ def test_attributes(iris):
     assert net.out_activation_ == "softmax"
     assert [c.shape for c in net.coefs_] == [(4, 6), (6, 3)]
     assert [b.shape for b in net.intercepts_] == [(6,), (3,)]
-    assert len(net.loss_curve_) == net.n_iter_
+    assert len(net.loss_curve_) == net.n_iter_  # the dense epochs, as scikit-learn's
     assert net.best_loss_ == min(net.loss_curve_)
     assert list(net.classes_) == [0, 1, 2]
     np.testing.assert_allclose(np.exp(net.predict_log_proba(iris[0])), net.predict_proba(iris[0]))

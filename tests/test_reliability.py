@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_iris, make_regression
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 from skorch.dataset import Dataset
 from torch import nn
@@ -260,8 +261,10 @@ def test_L2_set_params_inference_is_checked_on_a_fitted_estimator(iris):
 
 def test_L3_one_row_names_early_stopping():
     X, y = make_regression(n_samples=5, n_features=3, random_state=0)
-    with pytest.raises(ValueError, match="early_stopping"):
-        ECPrunedMLPRegressor(**FAST).fit(X[:1], y[:1])
+    with pytest.raises(ValueError, match=r"too small.*early_stopping=False"):
+        ECPrunedMLPRegressor(**FAST, early_stopping=True).fit(X[:1], y[:1])
+    # The default early_stopping="auto" trains on the one row.
+    assert ECPrunedMLPRegressor(**FAST).fit(X[:1], y[:1]).validation_scores_ is None
 
 
 def test_L5_a_built_in_method_cannot_be_replaced():
@@ -357,11 +360,31 @@ def test_scikit_learn_mlp_names_have_their_meaning(iris):
     assert ECPrunedMLPClassifier(shuffle=False).get_iterator(
         net.get_dataset(X, y), training=True
     ).shuffle is False  # fmt: skip
-    for bad, match in [(dict(solver="lbfgs"), "lbfgs"), (dict(solver="x"), "'solver'")]:
-        with pytest.raises(ValueError, match=match):
-            ECPrunedMLPClassifier(**base, **bad).fit(X, y)
+    with pytest.raises(ValueError, match="'solver'"):
+        ECPrunedMLPClassifier(**base, solver="x").fit(X, y)
     with pytest.raises(ValueError, match="poisson"):
         ECPrunedMLPRegressor(loss="poisson").fit(X, y)
+
+
+def test_lbfgs_trains_on_all_rows_one_iteration_per_epoch(iris):
+    X, y = iris
+    net = ECPrunedMLPClassifier(
+        hidden_layer_sizes=(8,), solver="lbfgs", max_iter=40, random_state=0
+    ).fit(X, y)
+    assert isinstance(net.optimizer_, torch.optim.LBFGS)
+    assert net.validation_scores_ is None  # no hold-out with lbfgs, as scikit-learn
+    assert {row["train_batch_count"] for row in net.history_} == {1}  # the whole set
+    assert 1 <= net.n_iter_ <= 40 and net.score(X, y) > 0.9
+    # Fine-tuning keeps the pruned weights at zero, gradients masked in the line search.
+    assert net.n_fine_tune_iter_ > 0 and net.sparsity_ == pytest.approx(0.8, abs=0.01)
+    for name, module in net.module_.named_modules():
+        if name in net.masks_:
+            assert not module.weight[~net.masks_[name]].any()
+    # max_fun bounds the loss evaluations; partial_fit is for stochastic solvers only.
+    with pytest.warns(ConvergenceWarning, match="max_fun=5"):
+        few = ECPrunedMLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs", max_fun=5).fit(X, y)
+    assert few.n_iter_ <= 5
+    assert not hasattr(few, "partial_fit")
 
 
 @pytest.mark.parametrize("schedule", ["invscaling", "adaptive"])
@@ -387,8 +410,8 @@ def test_batch_size_auto_t_and_loss_as_in_scikit_learn(iris):
         random_state=0,
     ).fit(X[:120], y[:120])  # fmt: skip
     assert net.history_[0, "train_batch_count"] == 1  # min(200, 120) rows a batch
-    assert net.t_ == 120 * net.n_iter_
-    assert net.loss_ == net.loss_curve_[-1]
+    assert net.t_ == 120 * len(net.history_)
+    assert net.loss_ == net.history_[-1, "train_loss"]  # the fitted model's
 
 
 def test_display_and_refit_rule_take_a_metric_of_a_multi_metric_search(iris):

@@ -77,9 +77,13 @@ for name, model in [("MLPClassifier", sk), ("ECPrunedMLPClassifier", ours)]:
         results[name, weighted] = {
             "balanced accuracy": balanced_accuracy_score(y_test, pred),
             "recall of class 1": recall_score(y_test, pred),
-            "epochs": model.n_iter_,
-            "loss_curve_": list(model.loss_curve_),
-            "validation_scores_": list(model.validation_scores_),
+            "epochs": len(model.loss_curve_),
+            # scikit-learn's curves; the pruned estimator's history also has the
+            # fine-tuning's epochs (its loss_curve_ stops with the dense training).
+            "loss": list(model.loss_curve_ if model is sk else model.history_[:, "train_loss"]),
+            "score": list(
+                model.validation_scores_ if model is sk else model.history_[:, "valid_score"]
+            ),
         }
 
 for (name, weighted), r in results.items():
@@ -96,20 +100,20 @@ for (name, weighted), r in results.items():
 #
 # Training curves
 # ---------------
-# ``loss_curve_`` is the training loss of every epoch, as in scikit-learn; for the
-# pruned estimator it runs over both phases of ``fit`` (``n_iter_`` counts both): dense
-# training, then fine-tuning, during whose first epochs the network is pruned in three
-# events. ``validation_scores_`` is the accuracy on the held-out rows of every epoch,
-# of both phases: the rows stay held out for the whole fit. The training history tells
-# the phases apart: each row has its ``phase``.
+# ``loss_curve_`` and ``validation_scores_`` are the training loss and the accuracy on
+# the held-out rows of every training epoch, as in scikit-learn; for the pruned
+# estimator they are those of the dense training (``n_iter_`` epochs), and its skorch
+# ``history_`` goes on through the fine-tuning (``n_fine_tune_iter_`` epochs), during
+# whose first epochs the network is pruned in three events. The rows stay held out for
+# the whole fit; each row of the history has its ``phase``.
 
-n_dense = sum(row["phase"] == "dense" for row in ours.history_)
-print(f"dense epochs: {n_dense}, fine-tuning epochs: {ours.n_iter_ - n_dense}")
+n_dense = ours.n_iter_
+print(f"dense epochs: {n_dense}, fine-tuning epochs: {ours.n_fine_tune_iter_}")
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 4))
 for name, style in [("MLPClassifier", "--"), ("ECPrunedMLPClassifier", "-")]:
     r = results[name, True]
-    for ax, curve in zip(axes, (r["loss_curve_"], r["validation_scores_"]), strict=True):
+    for ax, curve in zip(axes, (r["loss"], r["score"]), strict=True):
         ax.plot(np.arange(1, len(curve) + 1), curve, style, label=name)
 axes[0].axvline(n_dense + 0.5, color="0.6", linewidth=1)
 axes[0].annotate(
@@ -124,8 +128,8 @@ axes[0].annotate(
 for ax in axes:
     ax.set_xlabel("epoch")
     ax.legend(loc="center right")
-axes[0].set_ylabel("training loss (loss_curve_)")
-axes[1].set_ylabel("validation accuracy (validation_scores_)")
+axes[0].set_ylabel("training loss")
+axes[1].set_ylabel("validation accuracy")
 fig.suptitle("Balanced sample weights, early stopping")
 fig.tight_layout()
 

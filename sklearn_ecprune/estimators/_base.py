@@ -44,7 +44,17 @@ from ._schedule import FitPhases, check_finite, fine_tune_budget, prune_network
 from ._threads import torch_threads
 from ._training import TrainingStepMixin
 
-__all__ = ["ECPrunedMixin"]
+__all__ = ["ECPrunedMixin", "stochastic_solver"]
+
+
+def stochastic_solver(net) -> bool:
+    """``partial_fit``'s condition, as in scikit-learn's MLP: not with L-BFGS."""
+    if net.solver == "lbfgs":
+        raise AttributeError(
+            "partial_fit is only available for stochastic optimizers; solver='lbfgs' "
+            "trains on the whole data set at once."
+        )
+    return True
 
 # torch's global generator is the only way to seed a user's module class; its
 # construction is serialised so that concurrent fits cannot interleave draws.
@@ -146,6 +156,8 @@ class ECPrunedMixin(ParamsMixin, TrainingStepMixin, InferenceMixin, FittedStateM
         kwargs = self.get_params_for("iterator_train" if training else "iterator_valid")
         iterator = self.iterator_train if training else self.iterator_valid
         kwargs["batch_size"] = batch_rows(kwargs.get("batch_size", self.batch_size), len(dataset))
+        if training and self.solver == "lbfgs":  # a full-batch method, as scikit-learn's
+            kwargs.update(batch_size=len(dataset), shuffle=False)
         if iterator is not DataLoader:
             return iterator(dataset, **kwargs)
         if training:
@@ -197,11 +209,7 @@ class ECPrunedMixin(ParamsMixin, TrainingStepMixin, InferenceMixin, FittedStateM
         """skorch's initialize; also counts the dense network's weights for ``sparsity_``."""
         if getattr(self, "_plan_", None) is None:
             self._plan_ = FitPlan.draw(
-                self.random_state,
-                n_samples=0,
-                early_stopping=False,
-                train_split=None,
-                stratified=self._is_classifier,
+                self.random_state, holds_out=False, stratified=self._is_classifier
             )
         super().initialize()
         self._plan_.dense_n_weights = sum(
@@ -216,9 +224,30 @@ class ECPrunedMixin(ParamsMixin, TrainingStepMixin, InferenceMixin, FittedStateM
         return sp.csr_matrix(X) if sp.issparse(X) else X
 
     def _validate_X_y(self, X, y, *, reset: bool):
+        # scikit-learn's dtypes (float32 kept, anything else float64) name the dtype of
+        # the fitted attributes and predictions; the network computes in float32.
         X, y = validate_data(
-            self, X, y, reset=reset, dtype=np.float32, accept_sparse="csr", **self._y_validation
+            self,
+            X,
+            y,
+            reset=reset,
+            dtype=(np.float64, np.float32),
+            accept_sparse="csr",
+            **self._y_validation,
         )
+        if reset:
+            self._fit_dtype_ = X.dtype
+        if X.dtype != np.float32:
+            with np.errstate(over="ignore"):
+                X = X.astype(np.float32)
+            values = X.data if sp.issparse(X) else X
+            if not np.isfinite(values).all():
+                raise ValueError(
+                    f"X has values beyond the range of float32, in which {type(self).__name__} "
+                    "trains (scikit-learn's MLP says here: 'Solver produced non-finite "
+                    "parameter weights. The input data may contain large values and need to "
+                    "be preprocessed.'). Scale the inputs (e.g. StandardScaler)."
+                )
         return sp.csr_matrix(X) if sp.issparse(X) else X, self._encode_target(y, reset=reset)
 
     def _training_data(self, X, sample_weight):
@@ -235,7 +264,7 @@ class ECPrunedMixin(ParamsMixin, TrainingStepMixin, InferenceMixin, FittedStateM
     def _check_weighted_target(self, y, weights) -> None:
         """Only the classifier has something to check; see its override."""
 
-    def _check_same_classes(self, classes) -> None:
+    def _check_same_classes(self, classes, *, warm_start: bool = False) -> None:
         """Only the classifier has classes; see its override."""
 
     def __sklearn_is_fitted__(self) -> bool:
@@ -301,16 +330,15 @@ class ECPrunedMixin(ParamsMixin, TrainingStepMixin, InferenceMixin, FittedStateM
 
     def _fit(self, X, y, sample_weight, fit_params: dict, *, incremental: bool, warm: bool):
         """The one fit behind ``fit`` (one run) and ``partial_fit`` (one epoch)."""
+        if warm and not incremental and self._is_classifier:
+            self._check_same_classes(np.unique(np.asarray(y)), warm_start=True)
         X, y = self._validate_X_y(X, y, reset=not warm)
         data, weights = self._training_data(X, sample_weight)
         self._check_weighted_target(y, weights)
+        holds_out = self._holds_out(y, incremental=incremental)  # raises first, if it must
         if not warm:
             self._plan_ = FitPlan.draw(
-                self.random_state,
-                n_samples=X.shape[0],
-                early_stopping=self.early_stopping,
-                train_split=self.train_split,
-                stratified=self._is_classifier,
+                self.random_state, holds_out=holds_out, stratified=self._is_classifier
             )
         plan = self._plan_
         plan.warm, plan.incremental = warm, incremental
@@ -319,7 +347,8 @@ class ECPrunedMixin(ParamsMixin, TrainingStepMixin, InferenceMixin, FittedStateM
         plan.validates = self._split() is not None
         self._check_run(X.shape[0])
         plan.calibration = (X, y, weights)
-        rows = min(batch_rows(self.batch_size, X.shape[0]), X.shape[0])
+        rows = X.shape[0] if self.solver == "lbfgs" else batch_rows(self.batch_size, X.shape[0])
+        rows = min(rows, X.shape[0])
         try:
             with torch_threads(self._threads(rows)), self._dense_cache(data, y, fit_params):
                 self._train(data, y, fit_params)
@@ -330,6 +359,46 @@ class ECPrunedMixin(ParamsMixin, TrainingStepMixin, InferenceMixin, FittedStateM
         finally:
             plan.calibration = plan.store_dense = None
         self._refresh_inference()
+
+    def _holds_out(self, y, *, incremental: bool) -> bool:
+        """Whether this fit sets a validation set aside for early stopping.
+
+        ``early_stopping=True`` is scikit-learn's: the hold-out is made, and a split
+        it cannot make (fewer than two validation rows, no training row, a class too
+        small to stratify) is its ``ValueError``, as is ``partial_fit``. ``"auto"``
+        (the default) holds out where ``True`` would succeed and trains on every row
+        otherwise (and always in ``partial_fit``). As in scikit-learn, ``solver="lbfgs"``
+        and a ``train_split`` make no hold-out.
+        """
+        owner = type(self).__name__
+        if self.early_stopping is True and incremental:
+            raise ValueError(
+                f"partial_fit does not support early_stopping=True ({owner} holds out no "
+                "rows of a partial_fit batch). Set early_stopping=False or 'auto'."
+            )
+        wanted = self.early_stopping is True or self.early_stopping == "auto"
+        if not wanted or incremental or self.train_split is not None or self.solver == "lbfgs":
+            return False
+        n_rows = len(y)
+        n_valid = math.ceil(self.validation_fraction * n_rows)
+        try:
+            # scikit-learn's order: the split's own errors (a class too small to
+            # stratify), then the size of its result; no training row is said first.
+            if n_rows - n_valid >= 1:
+                HoldOutSplit(self.validation_fraction, self._is_classifier, 0).indices(n_rows, y)
+            if n_valid < 2 or n_rows - n_valid < 1:
+                raise ValueError(
+                    f"The validation set is too small: {owner} with early_stopping holds "
+                    f"out validation_fraction={self.validation_fraction} of n_samples="
+                    f"{n_rows} rows ({n_valid} for validation, {n_rows - n_valid} for "
+                    "training). Increase validation_fraction or the size of your dataset, "
+                    "or use early_stopping=False."
+                )
+        except ValueError:
+            if self.early_stopping is True:
+                raise
+            return False
+        return True
 
     def _check_run(self, n_rows: int) -> None:
         """What would fail inside the training run, said before it starts."""
@@ -343,19 +412,7 @@ class ECPrunedMixin(ParamsMixin, TrainingStepMixin, InferenceMixin, FittedStateM
             )
         n_train = n_rows
         if self._plan_.holds_out and not self._plan_.incremental:
-            n_valid = math.ceil(self.validation_fraction * n_rows)
-            n_train = n_rows - n_valid
-            # scikit-learn's MLP also refuses a single validation row, but its early
-            # stopping is off by default; here it is on, and scikit-learn's estimator
-            # checks fit ten rows: only a hold-out that leaves nothing is refused.
-            if n_valid < 1 or n_train < 1:
-                raise ValueError(
-                    f"The validation set is too small: {owner} with early_stopping holds "
-                    f"out validation_fraction={self.validation_fraction} of n_samples="
-                    f"{n_rows} rows ({n_valid} for validation, {n_train} for training). "
-                    "Increase validation_fraction or the size of your dataset, or use "
-                    "early_stopping=False."
-                )
+            n_train -= math.ceil(self.validation_fraction * n_rows)
         loader = self.get_params_for("iterator_train")
         size = batch_rows(loader.get("batch_size", self.batch_size), n_train)
         if loader.get("drop_last") and n_train < size:

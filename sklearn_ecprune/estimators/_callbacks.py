@@ -36,11 +36,31 @@ class KeepPrunedWeightsZero(Callback):
         """Forget the pairs of an earlier fit."""
         self._pairs = None
 
+    def on_grad_computed(self, net, named_parameters, training=False, **kwargs):
+        """With L-BFGS, also zero the pruned weights' gradients.
+
+        Its step evaluates the loss at several points and builds its directions from
+        the gradients: zero gradients keep every direction, and so every point its
+        line search tries, inside the masks.
+        """
+        if training and isinstance(net.optimizer_, torch.optim.LBFGS):
+            for weight, mask in self._masked(net):
+                if weight.grad is not None:
+                    weight.grad.mul_(mask)
+
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
         """After a training step, set the weights outside ``net.masks_`` back to 0."""
-        masks = getattr(net, "masks_", None)
-        if not (training and masks):
+        if not training:
             return
+        with torch.no_grad():
+            for weight, mask in self._masked(net):
+                weight.mul_(mask)
+
+    def _masked(self, net) -> list:
+        """The (weight, mask) pairs of the pruned layers; none before the first prune."""
+        masks = getattr(net, "masks_", None)
+        if not masks:
+            return []
         pairs = getattr(self, "_pairs", None)
         if pairs is None or pairs[0] is not masks or pairs[1] is not net.module_:
             layers = dict(net.module_.named_modules())
@@ -54,9 +74,7 @@ class KeepPrunedWeightsZero(Callback):
                 ],
             )
             self._pairs = pairs
-        with torch.no_grad():
-            for weight, mask in pairs[2]:
-                weight.mul_(mask)
+        return pairs[2]
 
     def __getstate__(self):
         """Pickled without the references to the module's weights."""

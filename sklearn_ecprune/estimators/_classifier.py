@@ -7,11 +7,12 @@ from types import MappingProxyType
 import numpy as np
 import torch
 from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
 
-from ._base import ECPrunedMixin
+from ._base import ECPrunedMixin, stochastic_solver
 from ._docs import ATTRIBUTES_DOC, FIT_DOC, PARAMS_DOC
 
 __all__ = ["ECPrunedMLPClassifier"]
@@ -107,14 +108,21 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
                 "positive sample_weight; the weights leave a single class."
             )
 
-    def _check_same_classes(self, classes) -> None:
+    def _check_same_classes(self, classes, *, warm_start: bool = False) -> None:
         classes = np.unique(np.asarray(classes))
-        if not np.array_equal(classes, self.classes_):
+        if np.array_equal(classes, self.classes_):
+            return
+        if warm_start:  # scikit-learn's words
             raise ValueError(
-                f"classes={classes.tolist()} is not the same as on the first call to "
-                f"partial_fit ({self.classes_.tolist()})."
+                "warm_start can only be used where `y` has the same classes as in the "
+                f"previous call to fit. Previously got {self.classes_}, `y` has {classes}"
             )
+        raise ValueError(
+            f"classes={classes.tolist()} is not the same as on the first call to "
+            f"partial_fit ({self.classes_.tolist()})."
+        )
 
+    @available_if(stochastic_solver)
     def partial_fit(self, X, y, sample_weight=None, classes=None, **fit_params):
         """Train one more epoch with the masks kept.
 
@@ -149,8 +157,8 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
         >>> clf = ECPrunedMLPClassifier(sparsity=0.8, random_state=0)
         >>> for _ in range(3):
         ...     clf = clf.partial_fit(X, y, classes=[0, 1, 2])
-        >>> clf.n_iter_, round(clf.sparsity_, 2)
-        (3, 0.8)
+        >>> len(clf.loss_curve_), clf.n_iter_, round(clf.sparsity_, 2)
+        (3, 1, 0.8)
         """
         return self._partial_fit(X, y, classes=classes, sample_weight=sample_weight, **fit_params)
 

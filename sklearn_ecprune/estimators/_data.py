@@ -19,6 +19,7 @@ __all__ = [
     "collate_batch",
     "dense_rows",
     "holds_batches",
+    "stratify_labels",
 ]
 
 
@@ -197,12 +198,28 @@ def holds_batches(dataset: Any) -> bool:
     return isinstance(dataset, BatchDataset)
 
 
+def stratify_labels(y: Any) -> np.ndarray | None:
+    """What the early-stopping split keeps in proportion, as scikit-learn's MLP does.
+
+    Its label-binarised targets: one boolean column for two classes, one per class
+    otherwise (so its errors name the classes as scikit-learn's do); ``None`` (no
+    stratification) for multilabel or multi-output targets.
+    """
+    from sklearn.preprocessing import LabelBinarizer
+
+    y = np.asarray(y)
+    if y.ndim != 1:
+        return None
+    return LabelBinarizer().fit_transform(y).astype(bool)
+
+
 class HoldOutSplit:
     """A seeded hold-out split for early stopping, stratified for classifiers.
 
     A skorch ``train_split``: called with the training dataset and ``y``, returns the
-    training and validation subsets. Classes too small to stratify fall back to a
-    plain random split.
+    training and validation subsets. The split is scikit-learn's
+    :func:`~sklearn.model_selection.train_test_split`, with its errors (a class with a
+    single row cannot be stratified).
 
     Parameters
     ----------
@@ -228,20 +245,21 @@ class HoldOutSplit:
         self.stratified = stratified
         self.random_state = random_state
 
-    def __call__(self, dataset, y=None, **fit_params):
+    def indices(self, n_rows: int, y: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """The training and the validation rows, each sorted; raises as scikit-learn does."""
         from sklearn.model_selection import train_test_split
 
-        rows = np.arange(len(dataset))
-        stratify = np.asarray(y) if self.stratified and y is not None else None
-        try:
-            train, valid = train_test_split(
-                rows, test_size=self.fraction, stratify=stratify, random_state=self.random_state
-            )
-        except ValueError:  # a class with a single row cannot be stratified
-            train, valid = train_test_split(
-                rows, test_size=self.fraction, random_state=self.random_state
-            )
-        train, valid = np.sort(train), np.sort(valid)
+        stratify = stratify_labels(y) if self.stratified and y is not None else None
+        train, valid = train_test_split(
+            np.arange(n_rows),
+            test_size=self.fraction,
+            stratify=stratify,
+            random_state=self.random_state,
+        )
+        return np.sort(train), np.sort(valid)
+
+    def __call__(self, dataset, y=None, **fit_params):
+        train, valid = self.indices(len(dataset), y)
         if isinstance(dataset, BatchDataset):
             return dataset.subset(train), dataset.subset(valid)
         return Subset(dataset, train), Subset(dataset, valid)

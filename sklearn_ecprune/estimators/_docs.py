@@ -111,19 +111,23 @@ PARAMS_DOC = """
         L2 penalty on the weights (not the biases) during training, scaled as
         in scikit-learn's MLP: ``alpha / 2 * ||W||^2`` divided by the batch's
         (weighted) sample count.
-    early_stopping : bool or "auto", default=True
+    early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the training rows (stratified for
-        classifiers) for the whole fit, stop the dense training when the
-        validation score (accuracy, or R^2) has not improved by ``tol`` for
-        ``n_iter_no_change`` epochs, as scikit-learn's MLP does, and restore the
-        best epoch's weights (of epochs with the same score, the one with the
-        lowest validation loss); after the last pruning event, fine-tuning stops
-        by the same rule and ends on its best epoch. ``False`` trains on all rows
-        and stops on the training loss. ``"auto"`` holds out only from 10,000
-        rows on. A ``train_split`` given takes its place. On small data (a few
-        hundred rows) the validation score takes few values and stops training
-        early; ``early_stopping=False`` trains until the training loss stalls,
-        as scikit-learn's default does.
+        classifiers, as scikit-learn does) for the whole fit, stop the dense
+        training when the validation score (accuracy, or R^2) has not improved by
+        ``tol`` for ``n_iter_no_change`` epochs, as scikit-learn's MLP does, and
+        restore the best epoch's weights (of epochs with the same score, the one
+        with the lowest validation loss); after the last pruning event,
+        fine-tuning stops by the same rule and ends on its best epoch.
+        ``True`` is scikit-learn's: a split it cannot make (fewer than two
+        validation rows, a class with a single row) and ``partial_fit`` raise a
+        ``ValueError``. ``"auto"`` holds out wherever ``True`` would succeed and
+        otherwise trains on all rows, as ``False`` does, stopping on the
+        training loss; ``partial_fit`` never holds rows out. With
+        ``solver="lbfgs"`` or a ``train_split`` there is no hold-out. On small
+        data (a few hundred rows) the validation score takes few values and
+        stops training early; ``early_stopping=False`` trains until the training
+        loss stalls, as scikit-learn's default does.
     validation_fraction : float in (0, 1), default=0.1
         Share of the training rows held out by ``early_stopping``.
     tol : float, default=1e-4
@@ -210,16 +214,21 @@ ATTRIBUTES_DOC = """
         (``"dense"``, ``"fine_tune"`` or ``"partial_fit"``) and, at the epochs
         that start with a pruning event, the ``sparsity`` it reached.
     loss_curve_ : list of float
-        Training loss of every epoch, as in scikit-learn's MLP.
+        Training loss of every dense epoch (and ``partial_fit`` epoch), as in
+        scikit-learn's MLP; the fine-tuning's are in ``history_``.
     validation_scores_ : list of float or None
-        Validation score (accuracy, or R^2) of every epoch with a validation
+        Validation score (accuracy, or R^2) of those epochs with a validation
         set; None without one.
     best_validation_score_ : float or None
         Best of ``validation_scores_``.
     best_loss_ : float or None
-        Lowest training loss; None when early stopping watches a validation set.
+        Lowest of ``loss_curve_``; None when early stopping watches a validation
+        set.
     n_iter_ : int
-        Epochs run in all (dense training and fine-tuning).
+        Training epochs of the last fit, as scikit-learn counts them: the dense
+        epochs of the last ``fit`` (of a warm start too), 1 after ``partial_fit``.
+    n_fine_tune_iter_ : int
+        Fine-tuning epochs of the last fit (0 after ``partial_fit``).
     t_ : int
         Training samples seen in all (the rows of every training batch).
     loss_ : float

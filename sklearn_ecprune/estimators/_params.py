@@ -204,7 +204,7 @@ class ParamsMixin:
         memory=None,
         inference="auto",
         alpha=1e-4,
-        early_stopping=True,
+        early_stopping="auto",
         validation_fraction=0.1,
         tol=1e-4,
         n_iter_no_change=10,
@@ -328,8 +328,9 @@ class ParamsMixin:
 
     @property
     def _optimizer_class(self) -> Any:
-        """``solver``'s optimizer when given ("adam", "sgd"), else ``optimizer``."""
-        return {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}.get(self.solver, self.optimizer)
+        """``solver``'s optimizer when given ("adam", "sgd", "lbfgs"), else ``optimizer``."""
+        solvers = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "lbfgs": torch.optim.LBFGS}
+        return solvers.get(self.solver, self.optimizer)
 
     def _get_param_names(self):
         # The constructor's parameters plus the extra keyword arguments skorch keeps
@@ -392,12 +393,6 @@ class ParamsMixin:
         """Check this package's parameters; messages name the parameter."""
         owner = type(self).__name__
         validate_params(self.get_params(deep=False), self._parameter_constraints, owner)
-        if self.solver == "lbfgs":
-            raise ValueError(
-                f"solver='lbfgs' is not available in {owner}: the network is trained, "
-                "pruned and fine-tuned by mini-batches. Use solver='adam' (the default "
-                "optimizer) or 'sgd'."
-            )
         if self.pruning_params:
             unknown = sorted(set(self.pruning_params) - set(PRUNING_PARAMS))
             if unknown:

@@ -37,6 +37,14 @@ def _is_fitted(name: str) -> bool:
     return name in _SKORCH_STATE or (name.endswith("_") and not name.endswith("__"))
 
 
+def _mend_optimizer(net: Any) -> None:
+    """torch's L-BFGS keeps its list of parameters outside what it copies and pickles."""
+    optimizer = vars(net).get("optimizer_")
+    if isinstance(optimizer, torch.optim.LBFGS) and not hasattr(optimizer, "_params"):
+        optimizer._params = optimizer.param_groups[0]["params"]
+        optimizer._numel_cache = None
+
+
 class FittedStateMixin:
     """Fitted state: taken over from a fit that succeeded, pickled, loaded, read off."""
 
@@ -61,6 +69,7 @@ class FittedStateMixin:
             memo: dict[int, Any] = {}
             _keep_identity(list(context.values()), memo)
             vars(trial).update(copy.deepcopy(fitted, memo))
+            _mend_optimizer(trial)
         return trial
 
     def _adopt(self, trial) -> None:
@@ -117,6 +126,7 @@ class FittedStateMixin:
         if compact is not None:
             restore_weights(self.module_, self.masks_, compact)
             self.initialize_optimizer()
+        _mend_optimizer(self)
         if hasattr(self, "masks_"):
             self._refresh_inference()
 
@@ -226,17 +236,26 @@ class FittedStateMixin:
 
     # ------------------------------------------------ scikit-learn MLP attributes
     def _history_column(self, key: str) -> list[float]:
+        """``key`` of every training epoch, as scikit-learn's curves (no fine-tuning)."""
         check_is_fitted(self)
-        return [row[key] for row in self.history_ if key in row]
+        return [
+            row[key]
+            for row in self.history_
+            if key in row and row.get("phase", "dense") in ("dense", "partial_fit")
+        ]
 
     @property
     def loss_curve_(self) -> list[float]:
-        """Training loss of every epoch (dense training, then fine-tuning)."""
+        """Training loss of every dense epoch (of ``partial_fit``'s too), as scikit-learn's.
+
+        The fine-tuning's losses are in ``history_`` (rows whose ``phase`` is
+        ``"fine_tune"``).
+        """
         return self._history_column("train_loss")
 
     @property
     def validation_scores_(self) -> list[float] | None:
-        """Validation score (accuracy or R^2) of every epoch; None without a split."""
+        """Validation score (accuracy or R^2) of every dense epoch; None without a split."""
         scores = self._history_column("valid_score")
         return scores or None
 
@@ -256,7 +275,8 @@ class FittedStateMixin:
     @property
     def loss_(self) -> float:
         """The training loss of the last epoch, as in scikit-learn's MLP."""
-        return self.loss_curve_[-1]
+        check_is_fitted(self)
+        return self.history_[-1, "train_loss"]
 
     @property
     def t_(self) -> int:
@@ -272,9 +292,24 @@ class FittedStateMixin:
 
     @property
     def n_iter_(self) -> int:
-        """Epochs run in all (dense training and fine-tuning)."""
+        """Training epochs of the last fit, as scikit-learn counts them.
+
+        The dense epochs of the last ``fit`` (a warm start's too), or 1 after
+        ``partial_fit``; the fine-tuning's are ``n_fine_tune_iter_``.
+        """
+        return self._epochs_run()[0]
+
+    @property
+    def n_fine_tune_iter_(self) -> int:
+        """Fine-tuning epochs of the last fit (0 after ``partial_fit``)."""
+        return self._epochs_run()[1]
+
+    def _epochs_run(self) -> tuple[int, int]:
         check_is_fitted(self)
-        return len(self.history_)
+        phases = dict(self.callbacks_ or ()).get("fit_phases")
+        if getattr(phases, "phase_", None) is None:  # parameters loaded, never trained here
+            return len(self.history_), 0
+        return phases.dense_epochs_, phases.fine_tune_epochs_
 
     def _linear_layers(self, check: bool = True) -> list[torch.nn.Linear]:
         """The network's ``nn.Linear`` layers, in the order of ``module_.modules()``."""
@@ -290,15 +325,26 @@ class FittedStateMixin:
     @property
     def coefs_(self) -> list[np.ndarray]:
         """Weight matrices, ``coefs_[i]`` of shape (n_in, n_out), as scikit-learn's MLP."""
-        return [to_numpy(m.weight.detach()).T.copy() for m in self._linear_layers()]
+        dtype = self._attribute_dtype
+        return [to_numpy(m.weight.detach()).T.astype(dtype) for m in self._linear_layers()]
 
     @property
     def intercepts_(self) -> list[np.ndarray]:
         """Bias vectors, ``intercepts_[i]`` of shape (n_out,) (zeros without a bias)."""
+        dtype = self._attribute_dtype
         return [
-            np.zeros(m.out_features, np.float32) if m.bias is None else to_numpy(m.bias.detach())
+            np.zeros(m.out_features, dtype) if m.bias is None else to_numpy(m.bias).astype(dtype)
             for m in self._linear_layers()
         ]
+
+    @property
+    def _attribute_dtype(self) -> np.dtype:
+        """The dtype of ``coefs_``, ``intercepts_`` and a regressor's predictions.
+
+        scikit-learn's: float32 for float32 training data, float64 otherwise (the
+        network itself computes in float32).
+        """
+        return getattr(self, "_fit_dtype_", np.dtype(np.float32))
 
     @property
     def n_layers_(self) -> int:

@@ -10,11 +10,6 @@ import torch
 
 __all__ = ["FitPlan"]
 
-# early_stopping="auto" holds out a validation set from this many training rows on,
-# as scikit-learn's HistGradientBoosting does.
-AUTO_EARLY_STOPPING_ROWS = 10_000
-
-
 @dataclass
 class FitPlan:
     """What one ``fit`` decided before training: seeds, hold-out, calibration data.
@@ -73,20 +68,11 @@ class FitPlan:
         self.split_seed = split
 
     @classmethod
-    def draw(
-        cls,
-        random_state: Any,
-        *,
-        n_samples: int,
-        early_stopping: bool | str,
-        train_split: Any,
-        stratified: bool,
-    ) -> FitPlan:
-        """The plan of a fit on ``n_samples`` rows with these parameters.
+    def draw(cls, random_state: Any, *, holds_out: bool, stratified: bool) -> FitPlan:
+        """The plan of a fit with this ``random_state``.
 
-        ``holds_out`` is what ``early_stopping`` asks for; ``partial_fit`` (an
-        ``incremental`` plan) uses no hold-out whatever it says: scikit-learn's MLP
-        does not either, and a batch may be a single row.
+        ``holds_out`` is the estimator's decision (see its ``_holds_out``): whether
+        early stopping sets a validation set aside.
         """
         if random_state is None:
             seed = int(np.random.SeedSequence().generate_state(1)[0])
@@ -94,10 +80,6 @@ class FitPlan:
             seed = int(random_state.randint(np.iinfo(np.int32).max))
         else:
             seed = int(random_state)
-        wanted = early_stopping is True or (
-            early_stopping == "auto" and n_samples >= AUTO_EARLY_STOPPING_ROWS
-        )
-        holds_out = train_split is None and wanted
         return cls(seed, holds_out, stratified)
 
     def __getstate__(self) -> dict[str, Any]:

@@ -7,11 +7,12 @@ from types import MappingProxyType
 
 import numpy as np
 import torch
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetRegressor
 
 from ..engine._validation import Options
-from ._base import ECPrunedMixin
+from ._base import ECPrunedMixin, stochastic_solver
 from ._docs import ATTRIBUTES_DOC, FIT_DOC, PARAMS_DOC
 from ._module import TargetScale
 
@@ -175,6 +176,7 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
             )
         return encoded
 
+    @available_if(stochastic_solver)
     def partial_fit(self, X, y, sample_weight=None, **fit_params):
         """Train one more epoch with the masks kept.
 
@@ -205,8 +207,8 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
         >>> X, y = make_regression(200, 5, random_state=0)
         >>> reg = ECPrunedMLPRegressor(sparsity=0.5, random_state=0)
         >>> reg = reg.partial_fit(X, y).partial_fit(X, y)
-        >>> reg.n_iter_, round(reg.sparsity_, 2)
-        (2, 0.5)
+        >>> len(reg.loss_curve_), reg.n_iter_, round(reg.sparsity_, 2)
+        (2, 1, 0.5)
         """
         return self._partial_fit(X, y, sample_weight=sample_weight, **fit_params)
 
@@ -221,7 +223,8 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            Predictions (float64).
+            Predictions, float32 if the training data were float32, else float64
+            (as scikit-learn's MLP).
 
         Examples
         --------
@@ -234,7 +237,7 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
         (3, 2)
         """
         output = self._forward_numpy(X).astype(np.float64)
-        output = output * self._target_scale_ + self._target_mean_
+        output = (output * self._target_scale_ + self._target_mean_).astype(self._attribute_dtype)
         return output.ravel() if self._fit_y_ndim_ == 1 else output
 
     @property

@@ -111,6 +111,35 @@ class StoppingRule:
         return self.count >= self.patience
 
 
+class LbfgsRule:
+    """When ``solver="lbfgs"`` has converged: scipy's test in scikit-learn's MLP.
+
+    Converged once an iteration lowers the training loss by at most ``ftol`` of its
+    size (scipy's default ``factr * eps``; L-BFGS makes no step at all once the
+    largest gradient is below ``tol``). The same interface as :class:`StoppingRule`.
+
+    Examples
+    --------
+    >>> from sklearn_ecprune.estimators._schedule import LbfgsRule
+    >>> rule = LbfgsRule()
+    >>> [rule.update(v) for v in (0.5, 0.4, 0.4)], rule.stalled
+    ([True, True, False], True)
+    """
+
+    def __init__(self, ftol: float = 1e7 * float(np.finfo(float).eps)):
+        self.ftol, self.previous, self.stalled = ftol, math.inf, False
+
+    def update(self, value: float, tie_break: float = math.inf) -> bool:
+        """Record one iteration's training loss; whether it fell."""
+        value = float(value)
+        fell = value < self.previous
+        if math.isfinite(self.previous):
+            scale = max(abs(self.previous), abs(value), 1.0)
+            self.stalled = self.previous - value <= self.ftol * scale
+        self.previous = value
+        return fell
+
+
 def merged_report(reports: list[PruningReport]) -> PruningReport:
     """One report for a fit's pruning events: the last event's shapes and kept weights.
 
@@ -248,7 +277,10 @@ class FitPhases(Callback):
     phase_ : str
         The current phase (``"done"`` once the run has finished).
     dense_epochs_ : int
-        Epochs of dense training in this fit (restored ones included).
+        Epochs of dense training in this fit (restored ones included; the one epoch
+        of ``partial_fit``).
+    fine_tune_epochs_ : int
+        Epochs of fine-tuning in this fit.
     events_ : dict of int to float
         Fine-tuning epoch -> target sparsity of the pruning events still to come.
     reports_ : list of PruningReport
@@ -272,8 +304,8 @@ class FitPhases(Callback):
         self.reports_: list[PruningReport] = []
         self.events_: dict[int, float] = {}
         self.best_state_: dict[str, torch.Tensor] | None = None
-        self.epoch_ = 0
         self.dense_epochs_ = 0
+        self.fine_tune_epochs_ = 0
         self.start_sparsity_ = float(getattr(net, "sparsity_", 0.0)) if plan.warm else 0.0
         if plan.incremental:
             self.phase_ = "partial_fit"
@@ -287,40 +319,45 @@ class FitPhases(Callback):
     def on_epoch_begin(self, net, **kwargs):
         """Record the phase; prune if an event is due."""
         net.history.record("phase", self.phase_)
-        if self.phase_ == "fine_tune" and self.epoch_ in self.events_:
-            self._prune(net, self.events_.pop(self.epoch_), n_steps=1, rows=EVENT_ROWS)
+        if self.phase_ == "fine_tune" and self.fine_tune_epochs_ in self.events_:
+            sparsity = self.events_.pop(self.fine_tune_epochs_)
+            self._prune(net, sparsity, n_steps=1, rows=EVENT_ROWS)
             # The loss jumps at a pruning event: the stopping rule counts from here.
             self.rule_ = self._rule(net)
             self.best_state_ = None
 
     def on_epoch_end(self, net, **kwargs):
         """Apply the phase's stopping rule; move on to the next phase or end the run."""
+        if self.phase_ == "partial_fit":
+            self.dense_epochs_ += 1
         if self.phase_ == "dense":
             self.dense_epochs_ += 1
             self._watch(net)
-            limit = net._max_dense_epochs
             stalled = self.rule_.stalled and not self._slow_down(net)
-            if stalled or self.dense_epochs_ >= limit:
-                if not stalled:
-                    name = "max_epochs" if net.max_iter is None else "max_iter"
+            limit = self._limit_reached(net)
+            if stalled or limit:
+                if stalled:
+                    reason = self._stop_reason(net)
+                else:
+                    reason = f"reached {limit} without converging"
                     warnings.warn(
-                        f"{type(net).__name__}: the dense training reached {name}={limit} "
-                        f"without converging (tol={net.tol}, "
+                        f"{type(net).__name__}: the dense training {reason} (tol={net.tol}, "
                         f"n_iter_no_change={net.n_iter_no_change}).",
                         ConvergenceWarning,
                         stacklevel=2,
                     )
-                self._end_dense(net)
+                self._end_dense(net, reason)
             elif net.solver == "sgd" and net.learning_rate == "invscaling":
                 # scikit-learn's schedule: the rate over the samples seen, to power_t.
                 rate = net._learning_rate / (net.t_ + 1) ** net.power_t
                 for group in net.optimizer_.param_groups:
                     group["lr"] = rate
         elif self.phase_ == "fine_tune":
-            self.epoch_ += 1
+            self.fine_tune_epochs_ += 1
             if not self.events_:
                 self._watch(net)
-            if self.epoch_ >= self.budget_ or (not self.events_ and self.rule_.stalled):
+            stalled = not self.events_ and self.rule_.stalled
+            if self.fine_tune_epochs_ >= self.budget_ or stalled:
                 self._finish(net)
         if self.phase_ == "done":
             raise KeyboardInterrupt  # how skorch's callbacks end a training run
@@ -329,11 +366,22 @@ class FitPhases(Callback):
         """Finish a run that ended early (a user's callback stopped it, or ``epochs``)."""
         if self.phase_ in ("dense", "fine_tune"):
             if self.phase_ == "dense":
-                self._end_dense(net)
+                self._end_dense(net, "ended by a callback")
             if self.phase_ != "done":
                 self._finish(net)
 
     # ------------------------------------------------------------------ steps
+    def _limit_reached(self, net) -> str | None:
+        """Which limit ends the dense training now (``max_iter``, L-BFGS's ``max_fun``)."""
+        if self.dense_epochs_ >= net._max_dense_epochs:
+            name = "max_epochs" if net.max_iter is None else "max_iter"
+            return f"{name}={net._max_dense_epochs}"
+        if isinstance(net.optimizer_, torch.optim.LBFGS):
+            evaluations = sum(s.get("func_evals", 0) for s in net.optimizer_.state.values())
+            if evaluations >= net.max_fun:
+                return f"max_fun={net.max_fun} loss evaluations"
+        return None
+
     def _slow_down(self, net) -> bool:
         """scikit-learn's ``learning_rate="adaptive"`` (with ``solver="sgd"``).
 
@@ -350,13 +398,15 @@ class FitPhases(Callback):
         self.rule_.count = 0
         return True
 
-    def _rule(self, net) -> StoppingRule:
+    def _rule(self, net) -> StoppingRule | LbfgsRule:
+        if isinstance(net.optimizer_, torch.optim.LBFGS):
+            return LbfgsRule()
         validates = net._plan_.validates
         return StoppingRule(net.tol, net.n_iter_no_change, higher_is_better=validates)
 
     def _watch(self, net) -> None:
         """One epoch for the stopping rule; keep the best weights when validating."""
-        validates = net._plan_.validates
+        validates = net._plan_.validates and isinstance(self.rule_, StoppingRule)
         row = net.history[-1]
         if validates:
             best = self.rule_.update(row["valid_score"], tie_break=row.get("valid_loss", math.inf))
@@ -370,7 +420,19 @@ class FitPhases(Callback):
             net.module_.load_state_dict(self.best_state_)
             self.best_state_ = None
 
-    def _end_dense(self, net) -> None:
+    def _stop_reason(self, net) -> str:
+        """Why the stopping rule stopped the dense training, in scikit-learn's words."""
+        if isinstance(self.rule_, LbfgsRule):
+            return "converged (L-BFGS)"
+        watched = "Validation score" if net._plan_.validates else "Training loss"
+        return (
+            f"stopped: {watched} did not improve more than tol={net.tol} for "
+            f"{net.n_iter_no_change} consecutive epochs"
+        )
+
+    def _end_dense(self, net, reason: str) -> None:
+        if net.verbose:  # scikit-learn's MLP reports its iterations in these words
+            print(f"Iteration {self.dense_epochs_}: dense training {reason}.")
         self._restore_best(net)
         plan = net._plan_
         if plan.store_dense is not None:
@@ -381,7 +443,7 @@ class FitPhases(Callback):
         budget = fine_tune_budget(net.fine_tune_epochs, self.dense_epochs_)
         if net.sparsity == 0:
             budget = 0
-        self.budget_, self.epoch_ = budget, 0
+        self.budget_, self.fine_tune_epochs_ = budget, 0
         if budget == 0 or net.pruning_schedule == "before":
             self._prune(net, net.sparsity, n_steps=net.n_steps)
         else:

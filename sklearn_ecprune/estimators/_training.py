@@ -7,7 +7,18 @@ import functools
 import torch
 from skorch.utils import to_tensor
 
-__all__ = ["TrainingStepMixin"]
+__all__ = ["LBFGS_SETTINGS", "TrainingStepMixin"]
+
+# solver="lbfgs": torch's L-BFGS run one iteration per step, as scipy's L-BFGS-B in
+# scikit-learn's MLP (10 correction pairs, a line search; no learning rate of its own).
+LBFGS_SETTINGS = {
+    "lr": 1.0,
+    "max_iter": 1,
+    "max_eval": 25,
+    "history_size": 10,
+    "tolerance_change": 0.0,
+    "line_search_fn": "strong_wolfe",
+}
 
 
 @functools.cache
@@ -28,14 +39,20 @@ class TrainingStepMixin:
 
         ``learning_rate_init`` (else ``lr``), Adam's ``beta_1``, ``beta_2`` and
         ``epsilon``, SGD's ``momentum`` and ``nesterovs_momentum`` (with
-        ``solver="sgd"``), each unless given as ``optimizer__*``; Adam runs fused on
-        the CPU (about 2.5 times faster steps) unless ``optimizer__foreach`` or
-        ``__fused`` says otherwise.
+        ``solver="sgd"``), L-BFGS's (``LBFGS_SETTINGS``, ``tol`` as its gradient
+        tolerance, with ``solver="lbfgs"``), each unless given as ``optimizer__*``;
+        Adam runs fused on the CPU (about 2.5 times faster steps) unless
+        ``optimizer__foreach`` or ``__fused`` says otherwise.
         """
         args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
         if prefix != "optimizer":
             return args, kwargs
         optimizer = self._optimizer_class
+        if self.solver == "lbfgs":
+            # One L-BFGS iteration per epoch on the whole training set (see get_iterator),
+            # with scipy's memory of 10 pairs and a Wolfe line search, as scikit-learn's.
+            given = self.get_params_for("optimizer")
+            return args, {**kwargs, **LBFGS_SETTINGS, "tolerance_grad": self.tol, **given}
         if "lr" not in self.get_params_for("optimizer"):
             kwargs["lr"] = self._learning_rate
         # scikit-learn's settings of its two solvers, unless given the skorch way.
