@@ -361,8 +361,8 @@ def test_version(capsys):
 
 
 def test_warnings_are_said_once_after_the_progress_bar(tmp_path, capsys):
-    # A tiny network pruned to 0.98 empties layers; the run stops at --max-epochs.
-    code = main(["demo", "--hidden", "4", "--max-epochs", "2", "--sparsities", "0.98",
+    # A tiny network pruned to 0.999 empties layers; the run stops at --max-epochs.
+    code = main(["demo", "--hidden", "4", "--max-epochs", "2", "--sparsities", "0.999",
                  "--methods", "magnitude", "--out", str(tmp_path / "demo.png")])  # fmt: skip
     assert code == 0
     err = capsys.readouterr().err

@@ -133,6 +133,7 @@ def test_user_early_stopping_works_across_the_phases(iris):
     net = ECPrunedMLPClassifier(
         **{**FAST, "max_epochs": 200, "lr": 0.05, "fine_tune_epochs": 30},
         random_state=0,
+        early_stopping=True,  # a validation set on iris' 150 rows
         n_iter_no_change=100,
         callbacks=[("stop", stopping)],
     ).fit(X, y)
@@ -159,6 +160,7 @@ def test_checkpoint_lr_scheduler_and_progress_bar_work_across_the_fit(iris, tmp_
     net = ECPrunedMLPClassifier(
         **FAST,
         random_state=0,
+        early_stopping=True,
         callbacks=[("lr", scheduler), ("checkpoint", checkpoint), ("bar", ProgressBar())],
     ).fit(X, y)
     assert (tmp_path / "ckpt" / "params.pt").exists()
@@ -255,7 +257,7 @@ def test_dask_workers_with_several_threads_give_the_serial_result(iris):
 
 @pytest.mark.parametrize(
     ("bad_y", "message"),
-    [(lambda y: np.zeros_like(y), "only one class"), (lambda y: y + 0.5, "Unknown label type")],
+    [(lambda y: y[:-1], "inconsistent numbers"), (lambda y: y + 0.5, "Unknown label type")],
 )
 def test_failed_refit_keeps_the_model_and_its_input_metadata(iris, bad_y, message):
     pd = pytest.importorskip("pandas")
@@ -499,10 +501,16 @@ def test_early_stopping_holds_out_a_validation_set_and_restores_the_best_epoch(i
 
 
 def test_early_stopping_auto_holds_out_where_true_can():
-    X, y = make_classification(n_samples=40, random_state=0)
+    X, y = make_classification(n_samples=300, random_state=0)
     fitted = ECPrunedMLPClassifier(**FAST, random_state=0).fit(X, y)
     assert fitted.early_stopping == "auto" and len(fitted.validation_scores_) == fitted.n_iter_
+    assert fitted.history_[0, "valid_batch_count"] == 1  # 30 rows, the least "auto" holds
+    # Fewer than 30 validation rows: "auto" trains on every row, True holds them out.
+    X, y = X[:290], y[:290]
+    assert ECPrunedMLPClassifier(**FAST).fit(X, y).validation_scores_ is None
+    assert ECPrunedMLPClassifier(**FAST, early_stopping=True).fit(X, y).validation_scores_
     # Where scikit-learn's early_stopping=True raises, "auto" trains on every row.
+    X, y = X[:40], y[:40]
     y_rare = np.r_[np.ones(39, int), 0]
     with pytest.raises(ValueError, match="least populated class"):
         ECPrunedMLPClassifier(**FAST, early_stopping=True).fit(X, y_rare)
@@ -519,6 +527,39 @@ def test_early_stopping_auto_holds_out_where_true_can():
     with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
         net.set_params(early_stopping=True).partial_fit(X, y)
     np.testing.assert_array_equal(net.coefs_[0], before)
+
+
+def test_a_single_class_is_learned_as_scikit_learn_does(iris):
+    X, _ = iris
+    y = np.full(len(X), "only")
+    net = ECPrunedMLPClassifier(**FAST, random_state=0).fit(X, y)
+    assert net.classes_.tolist() == ["only"] and net.n_outputs_ == 1
+    assert (net.predict(X) == "only").all() and (net.predict_proba(X) == 1.0).all()
+
+
+def test_coefs_and_intercepts_can_be_set_and_pruned_weights_stay_zero(iris):
+    from sklearn.exceptions import NotFittedError
+
+    X, y = iris
+    net = ECPrunedMLPClassifier(**FAST, random_state=0).fit(X, y)
+    coefs = [c + 1.0 for c in net.coefs_]
+    pruned = [~(net.masks_[name].numpy().T) for name in ("0", "2")]
+    net.coefs_ = coefs
+    net.intercepts_ = [np.zeros_like(b) for b in net.intercepts_]
+    for written, wanted, out in zip(net.coefs_, coefs, pruned, strict=True):
+        np.testing.assert_allclose(written[~out], wanted[~out])
+        assert not written[out].any()  # the masks are respected
+    assert not any(b.any() for b in net.intercepts_)
+    # predict uses the new weights (the inference network is rebuilt).
+    hidden = np.maximum(X @ net.coefs_[0], 0)
+    np.testing.assert_array_equal(net.predict(X), (hidden @ net.coefs_[1]).argmax(1))
+    before = net.coefs_
+    with pytest.raises(ValueError, match="shapes"):
+        net.coefs_ = [c.T for c in coefs]
+    for a, b in zip(net.coefs_, before, strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(NotFittedError, match="fit or partial_fit first"):
+        ECPrunedMLPClassifier().coefs_ = coefs
 
 
 def test_alpha_shrinks_the_weights(iris):

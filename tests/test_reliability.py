@@ -362,8 +362,18 @@ def test_scikit_learn_mlp_names_have_their_meaning(iris):
     ).shuffle is False  # fmt: skip
     with pytest.raises(ValueError, match="'solver'"):
         ECPrunedMLPClassifier(**base, solver="x").fit(X, y)
-    with pytest.raises(ValueError, match="poisson"):
-        ECPrunedMLPRegressor(loss="poisson").fit(X, y)
+    # loss="poisson": a log link, non-negative targets, positive predictions.
+    counts = np.random.default_rng(0).poisson(np.exp(X[:, 2] / 4), size=len(X))
+    poisson = ECPrunedMLPRegressor(**base, loss="poisson", max_iter=50).fit(X, counts)
+    assert isinstance(poisson.criterion_, torch.nn.PoissonNLLLoss)
+    assert poisson.out_activation_ == "exp" and (poisson.predict(X) > 0).all()
+    np.testing.assert_allclose(
+        poisson.to_torch()(torch.as_tensor(X, dtype=torch.float32)).detach().numpy().ravel(),
+        poisson.predict(X),
+        rtol=1e-5,
+    )
+    with pytest.raises(ValueError, match="negative"):
+        ECPrunedMLPRegressor(**base, loss="poisson").fit(X, counts - 1.0)
 
 
 def test_lbfgs_trains_on_all_rows_one_iteration_per_epoch(iris):
@@ -468,7 +478,7 @@ def test_L8_epoch_scoring_without_caching_on_string_labels(iris, weighted):
     X, y = iris
     names = load_iris().target_names[y]
     net = ECPrunedMLPClassifier(
-        **FAST, random_state=0,
+        **FAST, random_state=0, early_stopping=True,
         callbacks=[EpochScoring("accuracy", use_caching=False, name="fresh"),
                    EpochScoring("accuracy", name="cached")],
     )  # fmt: skip

@@ -60,7 +60,7 @@ class EmptyLayerWarning(UserWarning):
     ...     _ = net[2].weight.mul_(1e-4)  # a tiny last layer goes first
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")
-    ...     _ = prune_mlp(net, torch.randn(64, 50), 0.9, method="magnitude")
+    ...     _ = prune_mlp(net, torch.randn(64, 50), 0.99, method="magnitude")
     >>> any(issubclass(w.category, EmptyLayerWarning) for w in caught)
     True
     """
@@ -316,8 +316,9 @@ def prune_mlp(
         Seed of the ``"random"`` method.
     min_density : float in [0, 1], default=0.0
         With ``scope="global"``, no layer keeps fewer than ``ceil(min_density *
-        n_weights)`` of its weights (its best-scored ones), which prevents the
-        collapse of a whole layer at high sparsity. Capped at the uniform density
+        n_weights)`` of its weights (its best-scored ones), and none fewer than
+        one: a layer is never emptied (which would leave the output constant)
+        while the uniform density gives it a weight. Capped at the uniform density
         ``1 - sparsity`` so that the target stays reachable; ignored with
         ``scope="layer"``.
     sequential : bool, default=False

@@ -71,15 +71,13 @@ def lowest(scores: torch.Tensor, keep: torch.Tensor, n_prune: int) -> torch.Tens
 def _floors(
     sizes: list[int], keeps: list[torch.Tensor], fraction: float, min_density: float
 ) -> list[int]:
-    """Weights each layer keeps at least: ``min_density`` of it, never more than the
-    layer would keep at the uniform ratio (so the target stays reachable) nor more
-    than it still has."""
-    if min_density <= 0.0:
-        return [0] * len(sizes)
+    """Weights each layer keeps at least: ``min_density`` of it and at least one (an
+    emptied layer leaves the output constant), never more than the layer would keep
+    at the uniform ratio (so the target stays reachable) nor more than it still has."""
     return [
         # The epsilons undo round-off such as (1 - 0.9) * 100 = 9.999...
         min(
-            math.ceil(min_density * n - 1e-9),
+            max(math.ceil(min_density * n - 1e-9), 1),
             math.floor((1.0 - fraction) * n + 1e-9),
             int(k.sum()),
         )
@@ -92,7 +90,10 @@ def _protect(scores: torch.Tensor, keep: torch.Tensor, n_protect: int) -> torch.
     if n_protect <= 0:
         return scores
     flat = torch.where(keep.reshape(-1), scores.reshape(-1).nan_to_num(nan=math.inf), -math.inf)
-    best = torch.sort(flat, descending=True, stable=True).indices[:n_protect]
+    if n_protect == 1:  # the common floor: one pass, not a sort
+        best = flat.argmax().reshape(1)
+    else:
+        best = torch.sort(flat, descending=True, stable=True).indices[:n_protect]
     protected = scores.reshape(-1).clone()
     protected[best] = math.inf
     return protected.reshape(scores.shape)

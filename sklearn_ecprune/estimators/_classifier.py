@@ -8,14 +8,26 @@ import numpy as np
 import torch
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 from skorch import NeuralNetClassifier
 
 from ._base import ECPrunedMixin, stochastic_solver
 from ._docs import ATTRIBUTES_DOC, FIT_DOC, PARAMS_DOC
 
 __all__ = ["ECPrunedMLPClassifier"]
+
+
+class MultilabelLogLoss(torch.nn.BCEWithLogitsLoss):
+    """scikit-learn's multilabel log-loss: per sample, the sum over the labels.
+
+    ``BCEWithLogitsLoss`` whose unreduced loss is summed over the labels (torch's
+    mean over every element would divide the gradients by the number of labels).
+    """
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        loss = super().forward(input, target)
+        return loss.sum(dim=-1) if self.reduction == "none" else loss
 
 
 class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
@@ -48,18 +60,35 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
     0.8
     """
 
-    _default_criterion = torch.nn.CrossEntropyLoss
-    _y_validation = MappingProxyType({})
+    _y_validation = MappingProxyType({"multi_output": True})
     _is_classifier = True
 
     @property
+    def _multilabel(self) -> bool:
+        return getattr(self, "_multilabel_", False)
+
+    @property
+    def _default_criterion(self) -> type[torch.nn.Module]:
+        # Multilabel targets: an independent sigmoid per label, as scikit-learn's MLP.
+        return MultilabelLogLoss if self._multilabel else torch.nn.CrossEntropyLoss
+
+    def _get_predict_nonlinearity(self):
+        if self._multilabel and self.predict_nonlinearity == "auto":
+            return torch.sigmoid
+        return super()._get_predict_nonlinearity()
+
+    @property
     def out_activation_(self) -> str:
-        """``"softmax"``: the network's outputs are the logits of every class."""
+        """``"softmax"`` (the outputs are the classes' logits), ``"logistic"`` if multilabel."""
         check_is_fitted(self)
-        return "softmax"
+        return "logistic" if self._multilabel else "softmax"
 
     def _validation_score(self, y_true, output, weights) -> float:
-        return float(np.average(output.argmax(axis=1) == y_true, weights=weights))
+        if self._multilabel:  # scikit-learn's subset accuracy: every label right
+            right = ((output > 0) == (y_true > 0.5)).all(axis=1)
+        else:
+            right = output.argmax(axis=1) == y_true
+        return float(np.average(right, weights=weights))
 
     @property
     def classes_(self) -> np.ndarray:
@@ -68,16 +97,20 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
 
     def _encode_target(self, y, *, reset: bool) -> np.ndarray:
         check_classification_targets(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        multilabel = type_of_target(y) == "multilabel-indicator"
+        if reset:
+            self._multilabel_ = multilabel
+        if multilabel or self._multilabel:
+            return self._encode_multilabel(y, reset=reset)
         if reset:
             encoder = LabelEncoder()
             preset = getattr(self, "_preset_classes_", None)
             encoder.fit(preset if preset is not None else y)
             self._preset_classes_ = None
-            if len(encoder.classes_) < 2:
-                raise ValueError(
-                    f"{type(self).__name__} needs samples of at least 2 classes in the "
-                    f"data, but the data contain only one class: {encoder.classes_[0]!r}."
-                )
+            # One class is allowed, as in scikit-learn's MLP: a single logit, whose
+            # softmax is 1 (the loss is 0, and every prediction that class).
             self._label_encoder_ = encoder
             self.n_outputs_ = len(encoder.classes_)
         unseen = np.setdiff1d(np.unique(y), self.classes_)
@@ -87,6 +120,20 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
                 f"known classes are {self.classes_.tolist()}."
             )
         return self._label_encoder_.transform(y).astype(np.int64)
+
+    def _encode_multilabel(self, y, *, reset: bool) -> np.ndarray:
+        """Multilabel targets (a 0/1 indicator matrix) as float32; ``classes_`` = columns."""
+        if reset:
+            self._preset_classes_ = None
+            self._label_encoder_ = LabelEncoder().fit(np.arange(y.shape[1]))
+            self.n_outputs_ = y.shape[1]
+        if type_of_target(y) != "multilabel-indicator" or y.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"{type(self).__name__} was fitted on multilabel targets with "
+                f"{self.n_outputs_} labels; y must be a 0/1 indicator matrix of as many "
+                "columns."
+            )
+        return np.asarray(y, dtype=np.float32)
 
     def _fit_metadata_from_sizes(self, n_features: int, n_outputs: int) -> None:
         import warnings
@@ -100,13 +147,6 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
         self.n_features_in_ = n_features
         self._label_encoder_ = LabelEncoder().fit(np.arange(n_outputs))
         self.n_outputs_ = n_outputs
-
-    def _check_weighted_target(self, y, weights) -> None:
-        if weights is not None and len(np.unique(y[weights > 0])) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes with a "
-                "positive sample_weight; the weights leave a single class."
-            )
 
     def _check_same_classes(self, classes, *, warm_start: bool = False) -> None:
         classes = np.unique(np.asarray(classes))
@@ -173,7 +213,8 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
-            Probabilities (float64, rows sum to one).
+            Probabilities (float64, rows sum to one); for multilabel targets each
+            label's own probability.
 
         Examples
         --------
@@ -186,6 +227,8 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
         ((2, 3), True)
         """
         proba = self._forward_numpy(X).astype(np.float64)
+        if self._multilabel:  # one independent probability per label
+            return proba
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict_log_proba(self, X) -> np.ndarray:
@@ -227,8 +270,9 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
 
         Returns
         -------
-        y : ndarray of shape (n_samples,)
-            Labels from ``classes_`` (indices for a torch Dataset).
+        y : ndarray of shape (n_samples,) or (n_samples, n_labels)
+            Labels from ``classes_`` (indices for a torch Dataset); for multilabel
+            targets the 0/1 indicator matrix.
 
         Examples
         --------
@@ -240,6 +284,8 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
         >>> clf.predict(X[:1]).dtype.kind, clf.classes_.tolist()
         ('U', ['setosa', 'versicolor', 'virginica'])
         """
+        if self._multilabel:  # the indicator matrix, as scikit-learn's MLP predicts it
+            return (self.predict_proba(X) > 0.5).astype(np.int64)
         index = self.predict_proba(X).argmax(axis=1)
         # skorch's scoring callbacks compare with the encoded targets of the training
         # data: while fitting, and for a torch Dataset, the answer is in their terms.

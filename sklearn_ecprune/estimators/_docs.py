@@ -121,13 +121,12 @@ PARAMS_DOC = """
         fine-tuning stops by the same rule and ends on its best epoch.
         ``True`` is scikit-learn's: a split it cannot make (fewer than two
         validation rows, a class with a single row) and ``partial_fit`` raise a
-        ``ValueError``. ``"auto"`` holds out wherever ``True`` would succeed and
-        otherwise trains on all rows, as ``False`` does, stopping on the
-        training loss; ``partial_fit`` never holds rows out. With
-        ``solver="lbfgs"`` or a ``train_split`` there is no hold-out. On small
-        data (a few hundred rows) the validation score takes few values and
-        stops training early; ``early_stopping=False`` trains until the training
-        loss stalls, as scikit-learn's default does.
+        ``ValueError``. ``"auto"`` holds out where ``True`` would succeed with a
+        validation set of at least 30 rows (on fewer the validation score
+        moves in steps too coarse to stop on), and otherwise trains on all rows
+        as ``False`` does, stopping on the training loss; ``partial_fit`` never
+        holds rows out. With ``solver="lbfgs"`` or a ``train_split`` there is no
+        hold-out.
     validation_fraction : float in (0, 1), default=0.1
         Share of the training rows held out by ``early_stopping``.
     tol : float, default=1e-4

@@ -82,13 +82,16 @@ class MLPModule(nn.Sequential):
 class TargetScale(nn.Module):
     """Map a network's standardised outputs back to the target's units.
 
-    ``forward(z) = z * scale + mean``: what ``ECPrunedMLPRegressor.to_torch`` appends
-    when the regressor was trained on a standardised target.
+    ``forward(z) = z * scale + mean`` (of ``exp(z)`` with ``log_link``): what
+    ``ECPrunedMLPRegressor.to_torch`` appends when the regressor was trained on a
+    standardised target or with the Poisson loss.
 
     Parameters
     ----------
     mean, scale : array-like of shape (n_outputs,)
         The training target's mean and standard deviation.
+    log_link : bool, default=False
+        The network's output is the log of the prediction.
 
     Examples
     --------
@@ -98,10 +101,13 @@ class TargetScale(nn.Module):
     tensor([[11.]])
     """
 
-    def __init__(self, mean, scale) -> None:
+    def __init__(self, mean, scale, log_link: bool = False) -> None:
         super().__init__()
+        self.log_link = log_link
         self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).reshape(-1))
         self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32).reshape(-1))
 
     def forward(self, output: torch.Tensor) -> torch.Tensor:
+        if self.log_link:
+            output = output.exp()
         return output * self.scale + self.mean

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 from skorch.utils import to_numpy
 
@@ -324,7 +325,11 @@ class FittedStateMixin:
 
     @property
     def coefs_(self) -> list[np.ndarray]:
-        """Weight matrices, ``coefs_[i]`` of shape (n_in, n_out), as scikit-learn's MLP."""
+        """Weight matrices, ``coefs_[i]`` of shape (n_in, n_out), as scikit-learn's MLP.
+
+        Assigning a list of such matrices writes the fitted network's weights (pruned
+        weights stay zero).
+        """
         dtype = self._attribute_dtype
         return [to_numpy(m.weight.detach()).T.astype(dtype) for m in self._linear_layers()]
 
@@ -336,6 +341,51 @@ class FittedStateMixin:
             np.zeros(m.out_features, dtype) if m.bias is None else to_numpy(m.bias).astype(dtype)
             for m in self._linear_layers()
         ]
+
+    @coefs_.setter
+    def coefs_(self, coefs: list) -> None:
+        self._write_layers(coefs, "coefs_")
+
+    @intercepts_.setter
+    def intercepts_(self, intercepts: list) -> None:
+        self._write_layers(intercepts, "intercepts_")
+
+    def _write_layers(self, values: list, name: str) -> None:
+        """Write ``coefs_`` or ``intercepts_`` into the fitted network; pruned weights stay 0.
+
+        All layers at once, each of the shape the getter gives; nothing is written if
+        any is wrong. (Item assignment on the list the getter returns changes a copy.)
+        """
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedError(
+                f"{name} of {type(self).__name__} writes the weights of its fitted network: "
+                "call fit or partial_fit first."
+            )
+        layers = self._linear_layers()
+        current = self.coefs_ if name == "coefs_" else self.intercepts_
+        try:
+            arrays = [np.asarray(v, dtype=np.float32) for v in values]
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{name} must be a list of numeric arrays: {error}") from None
+        shapes = [a.shape for a in current]
+        if [a.shape for a in arrays] != shapes or not all(np.isfinite(a).all() for a in arrays):
+            raise ValueError(
+                f"{name} must be a list of {len(shapes)} finite arrays of shapes {shapes}; "
+                f"got shapes {[a.shape for a in arrays]}."
+            )
+        masks = getattr(self, "masks_", None) or {}
+        names = {id(m): n for n, m in self.module_.named_modules()}
+        with torch.no_grad():
+            for layer, array in zip(layers, arrays, strict=True):
+                if name == "intercepts_":
+                    if layer.bias is not None:
+                        layer.bias.copy_(torch.from_numpy(array))
+                    continue
+                layer.weight.copy_(torch.from_numpy(np.ascontiguousarray(array.T)))
+                mask = masks.get(names[id(layer)])
+                if mask is not None:
+                    layer.weight.mul_(mask.to(layer.weight.dtype))
+        self._refresh_inference()
 
     @property
     def _attribute_dtype(self) -> np.dtype:

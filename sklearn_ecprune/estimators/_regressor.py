@@ -25,9 +25,12 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
 {FIT_DOC}
     Parameters
     ----------{PARAMS_DOC.replace("{criterion}", "torch.nn.MSELoss")}
-    loss : {"squared_error"}, default="squared_error"
-        scikit-learn's name of the training loss; only the squared error (the
-        default ``criterion``) is available (``"poisson"`` is an error).
+    loss : {"squared_error", "poisson"}, default="squared_error"
+        The training loss, as in scikit-learn's MLP: the squared error
+        (``torch.nn.MSELoss``), or the Poisson deviance with a log link
+        (``torch.nn.PoissonNLLLoss``; the network's output is the log of the
+        prediction, the targets must be non-negative and are not standardised).
+        A ``criterion`` given takes its place.
     standardize_target : bool, default=True
         Train on the target standardised per output (mean 0, variance 1, from the
         training data) and predict in its original units. Networks train poorly on
@@ -59,7 +62,6 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
     (3,)
     """
 
-    _default_criterion = torch.nn.MSELoss
     _y_validation = MappingProxyType({"multi_output": True, "y_numeric": True})
     _parameter_constraints = {  # noqa: RUF012 (extends the mixin's)
         **ECPrunedMixin._parameter_constraints,
@@ -70,12 +72,23 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
     _is_classifier = False
 
     @property
+    def _default_criterion(self) -> type[torch.nn.Module]:
+        return torch.nn.PoissonNLLLoss if self._log_link else torch.nn.MSELoss
+
+    @property
+    def _log_link(self) -> bool:
+        """Whether the network's output is the log of the prediction (Poisson loss)."""
+        return self.loss == "poisson" and self.criterion is None
+
+    @property
     def out_activation_(self) -> str:
-        """``"identity"``: the network's outputs are the predictions."""
+        """``"identity"`` (the outputs are the predictions), ``"exp"`` with the Poisson loss."""
         check_is_fitted(self)
-        return "identity"
+        return "exp" if self._log_link else "identity"
 
     def _validation_score(self, y_true, output, weights) -> float:
+        if self._log_link:
+            output = np.exp(output)
         # scikit-learn's r2_score (uniform average over outputs, a constant output
         # scoring 1 if predicted exactly, else 0), without its input checks: it runs
         # every epoch on arrays made here.
@@ -95,15 +108,6 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
         super().__init__(module, **kwargs)
         self.standardize_target = standardize_target
         self.loss = loss
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        if self.loss != "squared_error":
-            raise ValueError(
-                f"loss={self.loss!r} is not available in ECPrunedMLPRegressor: it trains on "
-                "the squared error (loss='squared_error'); give another torch loss with "
-                "criterion= if you need one."
-            )
 
     # The full signature, for get_params, clone and the docs: the mixin's parameters
     # and the regressor's own.
@@ -134,9 +138,9 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
         self._target_mean_, self._target_scale_ = np.zeros(n_outputs), np.ones(n_outputs)
 
     def _deployed(self, module: torch.nn.Module) -> torch.nn.Module:
-        if not self.standardize_target:
+        if not (self.standardize_target or self._log_link):
             return module
-        scale = TargetScale(self._target_mean_, self._target_scale_)
+        scale = TargetScale(self._target_mean_, self._target_scale_, log_link=self._log_link)
         scale.to(next(self.module_.parameters()).device)
         if isinstance(module, torch.nn.Sequential):
             return module.append(scale)
@@ -153,9 +157,14 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
                 f"y has {y.shape[1]} outputs, but {type(self).__name__} was fitted with "
                 f"{self.n_outputs_}."
             )
+        if self._log_link and (y < 0).any():
+            raise ValueError(
+                "Some value(s) of y are negative which is not allowed for Poisson "
+                "regression (loss='poisson')."
+            )
         if reset:
             mean, scale = np.zeros(y.shape[1]), np.ones(y.shape[1])
-            if self.standardize_target:
+            if self.standardize_target and not self._log_link:
                 with np.errstate(over="ignore", invalid="ignore"):
                     mean, scale = y.mean(axis=0), y.std(axis=0)
                 if not (np.isfinite(mean).all() and np.isfinite(scale).all()):
@@ -237,6 +246,8 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
         (3, 2)
         """
         output = self._forward_numpy(X).astype(np.float64)
+        if self._log_link:
+            output = np.exp(output)
         output = (output * self._target_scale_ + self._target_mean_).astype(self._attribute_dtype)
         return output.ravel() if self._fit_y_ndim_ == 1 else output
 
