@@ -529,6 +529,23 @@ def test_early_stopping_auto_holds_out_where_true_can():
     np.testing.assert_array_equal(net.coefs_[0], before)
 
 
+def test_multilabel_targets_get_a_sigmoid_per_label():
+    from sklearn.datasets import make_multilabel_classification
+
+    X, Y = make_multilabel_classification(n_samples=300, n_classes=4, random_state=0)
+    net = ECPrunedMLPClassifier(**{**FAST, "max_epochs": 100}, random_state=0).fit(X, Y)
+    assert net.out_activation_ == "logistic" and net.classes_.tolist() == [0, 1, 2, 3]
+    proba = net.predict_proba(X)
+    assert proba.shape == Y.shape and not np.allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(net.predict(X), (proba > 0.5).astype(int))
+    assert (net.predict(X) == Y).mean() > 0.8 and net.sparsity_ == pytest.approx(0.8, abs=0.01)
+    # The loss of a row is the sum over its labels, as scikit-learn's log-loss.
+    logits, targets = torch.zeros(1, 4), torch.ones(1, 4)
+    assert float(net.criterion_(logits, targets)) == pytest.approx(4 * np.log(2))
+    with pytest.raises(ValueError, match="4 labels"):
+        net.set_params(warm_start=True).fit(X, Y[:, :3])
+
+
 def test_a_single_class_is_learned_as_scikit_learn_does(iris):
     X, _ = iris
     y = np.full(len(X), "only")

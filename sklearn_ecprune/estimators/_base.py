@@ -333,7 +333,7 @@ class ECPrunedMixin(ParamsMixin, TrainingStepMixin, InferenceMixin, FittedStateM
 
     def _fit(self, X, y, sample_weight, fit_params: dict, *, incremental: bool, warm: bool):
         """The one fit behind ``fit`` (one run) and ``partial_fit`` (one epoch)."""
-        if warm and not incremental and self._is_classifier:
+        if warm and not incremental and self._is_classifier and np.ndim(y) == 1:
             self._check_same_classes(np.unique(np.asarray(y)), warm_start=True)
         X, y = self._validate_X_y(X, y, reset=not warm)
         data, weights = self._training_data(X, sample_weight)

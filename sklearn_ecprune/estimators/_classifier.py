@@ -6,6 +6,7 @@ from types import MappingProxyType
 
 import numpy as np
 import torch
+from scipy.special import expit
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
@@ -16,6 +17,10 @@ from ._base import ECPrunedMixin, stochastic_solver
 from ._docs import ATTRIBUTES_DOC, FIT_DOC, PARAMS_DOC
 
 __all__ = ["ECPrunedMLPClassifier"]
+
+
+def _identity(x: torch.Tensor) -> torch.Tensor:
+    return x
 
 
 class MultilabelLogLoss(torch.nn.BCEWithLogitsLoss):
@@ -74,7 +79,7 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
 
     def _get_predict_nonlinearity(self):
         if self._multilabel and self.predict_nonlinearity == "auto":
-            return torch.sigmoid
+            return _identity  # the logits: predict_proba takes their sigmoid in float64
         return super()._get_predict_nonlinearity()
 
     @property
@@ -227,7 +232,9 @@ class ECPrunedMLPClassifier(ECPrunedMixin, NeuralNetClassifier):
         ((2, 3), True)
         """
         proba = self._forward_numpy(X).astype(np.float64)
-        if self._multilabel:  # one independent probability per label
+        if self._multilabel and self.predict_nonlinearity == "auto":
+            return expit(proba)  # one probability per label (in float64: none is 0)
+        if self._multilabel:
             return proba
         return proba / proba.sum(axis=1, keepdims=True)
 
