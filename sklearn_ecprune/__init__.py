@@ -18,6 +18,8 @@ __version__ = "0.2.0"
 _EXPORTS = {
     "ECPrunedMLPClassifier": ".estimators",
     "ECPrunedMLPRegressor": ".estimators",
+    "ECPrunedMLPClassifierCV": ".estimators",
+    "ECPrunedMLPRegressorCV": ".estimators",
     "GradualMagnitudePruning": ".estimators",
     "KeepPrunedWeightsZero": ".estimators",
     "MLPModule": ".estimators",

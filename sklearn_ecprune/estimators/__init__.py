@@ -12,18 +12,23 @@
   :class:`ECPrunedMLPRegressor`; ``_docs``: their shared docstrings;
 - ``_callbacks``: skorch callbacks; ``_module``: the default :class:`MLPModule`;
   ``_data``: tensors served a batch at a time, and early stopping's hold-out split;
-- ``_selection``: choosing a sparsity (a ``refit`` rule and a display).
+- ``_selection``: choosing a sparsity (a ``refit`` rule and a display); ``_cv``: the
+  cross-validated sparsity path (:class:`ECPrunedMLPClassifierCV`,
+  :class:`ECPrunedMLPRegressorCV`).
 """
 
 from ._callbacks import GradualMagnitudePruning, KeepPrunedWeightsZero
 from ._classifier import ECPrunedMLPClassifier
+from ._cv import ECPrunedMLPClassifierCV, ECPrunedMLPRegressorCV
 from ._module import MLPModule
 from ._regressor import ECPrunedMLPRegressor
 from ._selection import SparsityScoreDisplay, sparsest_within_one_standard_error
 
 __all__ = [
     "ECPrunedMLPClassifier",
+    "ECPrunedMLPClassifierCV",
     "ECPrunedMLPRegressor",
+    "ECPrunedMLPRegressorCV",
     "GradualMagnitudePruning",
     "KeepPrunedWeightsZero",
     "MLPModule",

@@ -38,8 +38,10 @@ class FitPlan:
     calibration_seed: int = field(init=False)
     prune_seed: int = field(init=False)
     split_seed: int = field(init=False)
-    # Weights of the dense network's Linear layers (what ``sparsity_`` counts against).
+    # Weights of the dense network's Linear layers (what ``sparsity_`` counts against),
+    # and the epochs of the dense training that made it (what "auto" budgets are of).
     dense_n_weights: int = 0
+    dense_epochs: int = 0
     # What kind of fit runs: a warm start continues a fitted network, ``partial_fit``
     # (incremental) trains one epoch; whether it validates (a hold-out or a
     # ``train_split``); whether ``memory`` restored its dense phase.

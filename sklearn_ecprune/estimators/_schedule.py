@@ -310,7 +310,11 @@ class FitPhases(Callback):
         if plan.incremental:
             self.phase_ = "partial_fit"
         elif plan.dense_restored:
-            self.dense_epochs_ = len(net.history)
+            self.dense_epochs_ = plan.dense_epochs = len(net.history)
+            self._start_fine_tune(net)
+        elif plan.warm and net.sparsity > net.pruning_report_.target_sparsity:
+            # A warm fit to a higher sparsity is a step along a sparsity path: it prunes
+            # from the current network and fine-tunes, without dense epochs first.
             self._start_fine_tune(net)
         else:
             self.phase_ = "dense"
@@ -433,6 +437,8 @@ class FitPhases(Callback):
     def _end_dense(self, net, reason: str) -> None:
         if net.verbose:  # scikit-learn's MLP reports its iterations in these words
             print(f"Iteration {self.dense_epochs_}: dense training {reason}.")
+        if not net._plan_.warm:
+            net._plan_.dense_epochs = self.dense_epochs_
         self._restore_best(net)
         plan = net._plan_
         if plan.store_dense is not None:
@@ -440,7 +446,8 @@ class FitPhases(Callback):
         self._start_fine_tune(net)
 
     def _start_fine_tune(self, net) -> None:
-        budget = fine_tune_budget(net.fine_tune_epochs, self.dense_epochs_)
+        # "auto" is keyed to the dense run that trained the network, also in warm fits.
+        budget = fine_tune_budget(net.fine_tune_epochs, net._plan_.dense_epochs)
         if net.sparsity == 0:
             budget = 0
         self.budget_, self.fine_tune_epochs_ = budget, 0
