@@ -103,6 +103,7 @@ _EXTERNAL_BASES = [
     "NeuralNet",
     "ClassifierMixin",
     "RegressorMixin",
+    "MetaEstimatorMixin",
     "BaseEstimator",
     "Callback",
     "Sequential",
@@ -115,7 +116,7 @@ autodoc_default_options["inherited-members"] = ",".join(_EXTERNAL_BASES)
 
 # skorch hooks overridden by the estimators, and scikit-learn's metadata-routing
 # setters (generated per class; their docstrings point into scikit-learn's docs).
-_SKIPPED_MEMBERS = re.compile(r"^(initialize\w*|get_iterator|set_\w+_request)$")
+_SKIPPED_MEMBERS = re.compile(r"^(initialize\w*|get_iterator|set_\w+_request|get_metadata_routing)$")
 
 
 def _skip_member(app, what, name, obj, skip, options):

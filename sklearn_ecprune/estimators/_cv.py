@@ -315,7 +315,7 @@ _CV_DOC = """
         The epochs (dense and fine-tuning) of every step of every fold's path.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of the features seen during fit, when they are strings.
 
     See Also
