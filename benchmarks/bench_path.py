@@ -30,10 +30,10 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_quality import DATASETS, HIDDEN, _loss_and_score, split  # noqa: E402
+from bench_quality import DATASETS, HIDDEN, _loss_and_score, split
 
-from sklearn_ecprune.cli._sweep import make_pipeline_for  # noqa: E402
-from sklearn_ecprune.datasets import make_preprocessor  # noqa: E402
+from sklearn_ecprune.cli._sweep import make_pipeline_for
+from sklearn_ecprune.datasets import make_preprocessor
 
 SPARSITIES = [0.5, 0.8, 0.9, 0.95, 0.98]
 

@@ -56,6 +56,7 @@ def stochastic_solver(net) -> bool:
         )
     return True
 
+
 # early_stopping="auto" holds out a validation set of at least this many rows: on fewer
 # the validation score moves in steps too coarse to stop on (measured on the benchmark
 # tables: 14 validation rows (wine) stop training far too early, 33 and 43 (diabetes,
