@@ -372,6 +372,8 @@ def test_scikit_learn_mlp_names_have_their_meaning(iris):
         poisson.predict(X),
         rtol=1e-5,
     )
+    before = poisson.predict(X)
+    np.testing.assert_array_equal(poisson.set_params(loss="squared_error").predict(X), before)
     with pytest.raises(ValueError, match="negative"):
         ECPrunedMLPRegressor(**base, loss="poisson").fit(X, counts - 1.0)
 

@@ -77,8 +77,12 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
 
     @property
     def _log_link(self) -> bool:
-        """Whether the network's output is the log of the prediction (Poisson loss)."""
-        return self.loss == "poisson" and self.criterion is None
+        """Whether the network's output is the log of the prediction (Poisson loss).
+
+        Decided at fit (``_log_link_``): ``set_params(loss=...)`` acts at the next fit.
+        """
+        decided = getattr(self, "_log_link_", None)
+        return self.loss == "poisson" and self.criterion is None if decided is None else decided
 
     @property
     def out_activation_(self) -> str:
@@ -149,6 +153,8 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
     def _encode_target(self, y, *, reset: bool) -> np.ndarray:
         y = np.asarray(y, dtype=np.float64)
         if reset:
+            self._log_link_ = None  # decided afresh from the parameters
+            self._log_link_ = self._log_link
             self._fit_y_ndim_ = y.ndim
             self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
         y = y.reshape(len(y), -1)
