@@ -397,6 +397,10 @@ def test_lbfgs_trains_on_all_rows_one_iteration_per_epoch(iris):
         few = ECPrunedMLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs", max_fun=5).fit(X, y)
     assert few.n_iter_ <= 5
     assert not hasattr(few, "partial_fit")
+    # Its one batch is every row, whatever batch_size says: drop_last drops nothing.
+    whole = ECPrunedMLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=3,
+                                  batch_size=1000, iterator_train__drop_last=True).fit(X, y)
+    assert whole.history_[-1, "train_batch_count"] == 1
 
 
 @pytest.mark.parametrize("schedule", ["invscaling", "adaptive"])

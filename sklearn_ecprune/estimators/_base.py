@@ -162,9 +162,13 @@ class ECPrunedMixin(ParamsMixin, TrainingStepMixin, InferenceMixin, FittedStateM
         """
         kwargs = self.get_params_for("iterator_train" if training else "iterator_valid")
         iterator = self.iterator_train if training else self.iterator_valid
-        kwargs["batch_size"] = batch_rows(kwargs.get("batch_size", self.batch_size), len(dataset))
-        if training and self.solver == "lbfgs":  # a full-batch method, as scikit-learn's
-            kwargs.update(batch_size=len(dataset), shuffle=False)
+        n_rows = len(dataset)
+        if training:
+            kwargs["batch_size"] = self._training_batch_rows(n_rows)
+            if self.solver == "lbfgs":  # one batch, its order irrelevant
+                kwargs["shuffle"] = False
+        else:
+            kwargs["batch_size"] = batch_rows(kwargs.get("batch_size", self.batch_size), n_rows)
         if iterator is not DataLoader:
             return iterator(dataset, **kwargs)
         if training:
@@ -350,8 +354,7 @@ class ECPrunedMixin(ParamsMixin, TrainingStepMixin, InferenceMixin, FittedStateM
         plan.validates = self._split() is not None
         self._check_run(X.shape[0])
         plan.calibration = (X, y, weights)
-        rows = X.shape[0] if self.solver == "lbfgs" else batch_rows(self.batch_size, X.shape[0])
-        rows = min(rows, X.shape[0])
+        rows = min(self._training_batch_rows(X.shape[0]), X.shape[0])
         try:
             with torch_threads(self._threads(rows)), self._dense_cache(data, y, fit_params):
                 self._train(data, y, fit_params)
@@ -362,6 +365,14 @@ class ECPrunedMixin(ParamsMixin, TrainingStepMixin, InferenceMixin, FittedStateM
         finally:
             plan.calibration = plan.store_dense = None
         self._refresh_inference()
+
+    def _training_batch_rows(self, n_rows: int) -> int:
+        """Rows per training batch: ``batch_size`` (or ``iterator_train__batch_size``),
+        all of them with L-BFGS (a full-batch method, as scikit-learn's)."""
+        if self.solver == "lbfgs":
+            return n_rows
+        given = self.get_params_for("iterator_train").get("batch_size", self.batch_size)
+        return batch_rows(given, n_rows)
 
     def _holds_out(self, y, *, incremental: bool) -> bool:
         """Whether this fit sets a validation set aside for early stopping.
@@ -417,9 +428,8 @@ class ECPrunedMixin(ParamsMixin, TrainingStepMixin, InferenceMixin, FittedStateM
         n_train = n_rows
         if self._plan_.holds_out and not self._plan_.incremental:
             n_train -= math.ceil(self.validation_fraction * n_rows)
-        loader = self.get_params_for("iterator_train")
-        size = batch_rows(loader.get("batch_size", self.batch_size), n_train)
-        if loader.get("drop_last") and n_train < size:
+        size = self._training_batch_rows(n_train)
+        if self.get_params_for("iterator_train").get("drop_last") and n_train < size:
             raise ValueError(
                 f"iterator_train__drop_last=True drops every batch of {owner}: the "
                 f"training set has {n_train} rows, fewer than batch_size={size}."
