@@ -226,6 +226,18 @@ def test_auto_fine_tuning_counts_the_dense_epochs_of_this_fit(iris):
     assert len(clf.history_) - first == 20 + 4  # not a fifth of all 44
 
 
+@pytest.mark.parametrize(("sparsity", "budget"), [(0.8, 4), (0.95, 8), (0.98, 20)])
+def test_auto_fine_tuning_grows_above_a_sparsity_of_0_9(iris, sparsity, budget):
+    X, y = iris
+    clf = ECPrunedMLPClassifier(
+        **{**FAST, "fine_tune_epochs": "auto", "max_epochs": 20},
+        early_stopping=False,
+        n_iter_no_change=1000,  # the budget, not the stopping rule, ends the fine-tuning
+        sparsity=sparsity,
+    ).fit(X, y)
+    assert (clf.n_iter_, clf.n_fine_tune_iter_) == (20, budget)
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [

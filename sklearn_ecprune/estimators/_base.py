@@ -496,7 +496,7 @@ class ECPrunedMixin(ParamsMixin, TrainingStepMixin, InferenceMixin, FittedStateM
             phases = dict(self.callbacks_).get("fit_phases")
             if getattr(phases, "phase_", None) != "done":
                 dense = self._max_dense_epochs
-                cap = dense + fine_tune_budget(self.fine_tune_epochs, dense)
+                cap = dense + fine_tune_budget(self.fine_tune_epochs, dense, self.sparsity)
                 try:
                     self.fit_loop(data, y, epochs=1 if plan.incremental else cap, **fit_params)
                 except KeyboardInterrupt:  # how skorch's callbacks end a training run
