@@ -21,6 +21,7 @@ from sklearn_ecprune import (
     to_sparse_module,
 )
 from sklearn_ecprune.engine import compact_module, prefers_sparse
+from sklearn_ecprune.engine._deploy import inference_module
 
 FAST = dict(max_epochs=15, lr=0.01, n_steps=3, fine_tune_epochs=1, random_state=0)
 
@@ -40,11 +41,11 @@ def very_sparse(digits):
 # --- predictions run on the pruned structure --------------------------------------------
 
 
-def test_auto_inference_uses_sparse_layers_and_predicts_like_the_dense_network(
+def test_sparse_inference_uses_sparse_layers_and_predicts_like_the_dense_network(
     very_sparse, digits
 ):
     X, _ = digits
-    module = very_sparse._inference_module()
+    module = very_sparse.set_params(inference="sparse")._inference_module()
     assert any(isinstance(m, SparseLinear) for m in module.modules())
     dense = very_sparse.set_params(inference="dense").predict_proba(X)
     assert not any(isinstance(m, SparseLinear) for m in very_sparse._inference_module().modules())
@@ -54,13 +55,31 @@ def test_auto_inference_uses_sparse_layers_and_predicts_like_the_dense_network(
     very_sparse.set_params(inference="auto")
 
 
+def test_auto_stores_large_very_sparse_layers_as_csr():
+    generator = torch.Generator().manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(32, 1024), torch.nn.ReLU(), torch.nn.Linear(1024, 1024),
+        torch.nn.ReLU(), torch.nn.Linear(1024, 10),
+    )  # fmt: skip
+    with torch.no_grad():
+        net[2].weight.mul_(torch.rand(1024, 1024, generator=generator) < 0.01)
+    module = inference_module(net, "auto")
+    kinds = [type(m).__name__ for m in module.modules() if hasattr(m, "in_features")]
+    assert kinds == ["Linear", "SparseLinear", "Linear"]  # only the large, sparse one
+    X = torch.randn(7, 32, generator=generator)
+    with torch.inference_mode():
+        torch.testing.assert_close(module(X), net(X), rtol=1e-4, atol=1e-5)
+
+
 def test_auto_keeps_dense_layers_where_sparse_products_are_slower(digits):
     X, y = digits
     half = ECPrunedMLPClassifier(**FAST, hidden_layer_sizes=(256, 256), sparsity=0.5).fit(X, y)
     module = half._inference_module()
     assert not any(isinstance(m, SparseLinear) for m in module.modules())
     assert not prefers_sparse(256 * 256, 0.5, threads=1)
-    assert prefers_sparse(1024 * 1024, 0.05, threads=1)
+    assert not prefers_sparse(256 * 256, 0.01, threads=1)  # too small to pay
+    assert prefers_sparse(1024 * 1024, 0.02, threads=1)
+    assert not prefers_sparse(1024 * 1024, 0.05, threads=1)
 
 
 def test_predict_on_arrays_does_not_go_through_a_dataloader(very_sparse, digits, monkeypatch):
@@ -87,6 +106,25 @@ def test_a_row_is_predicted_as_in_any_batch(very_sparse, digits, inference, rows
     finally:
         very_sparse.set_params(inference="auto")
     np.testing.assert_array_equal(np.vstack(parts), batch)
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+def test_a_row_is_predicted_as_in_any_batch_by_a_wide_network(digits, rows):
+    # The 512x512 layer runs oneDNN's product on packed weights (no padding), the
+    # small ones F.linear on padded rows: both must give a row the batch's values.
+    X, y = digits
+    clf = ECPrunedMLPClassifier(
+        **{**FAST, "max_epochs": 3}, hidden_layer_sizes=(512, 512), sparsity=0.5
+    ).fit(X, y)
+    _, row_exact = clf._inference_module()._plain_steps()
+    if torch.backends.mkldnn.is_available():
+        assert row_exact
+    batch = clf.predict_proba(X[:40])
+    parts = [clf.predict_proba(X[i : min(i + rows, 40)]) for i in range(0, 40, rows)]
+    np.testing.assert_array_equal(np.vstack(parts), batch)
+    with torch.inference_mode():
+        plain = torch.softmax(clf.module_(torch.from_numpy(X[:40])), dim=1).numpy()
+    np.testing.assert_allclose(batch, plain, rtol=1e-4, atol=1e-6)
 
 
 # --- compaction and sparse layers in the engine ------------------------------------------

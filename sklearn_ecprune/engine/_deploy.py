@@ -9,10 +9,12 @@ and :class:`~sklearn_ecprune.engine.SparseLinear`.
 from __future__ import annotations
 
 import copy
+import functools
 
 import numpy as np
 import scipy.sparse as sp
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ._sparse import SparseLinear, prefers_sparse, replace_submodule
@@ -38,18 +40,31 @@ WIDTH_MULTIPLE = 16
 # single rows). Four rows cost about three times one row; sixteen, which the padding
 # used to be, about six times (784-1024-1024-1024-10, one thread).
 MIN_ROWS = 4
+# Layers with fewer weights keep F.linear: oneDNN's call costs about 15 us more (on
+# 224x128, 23 us against 5-11 us for one to four rows; on 784x1024, 78 us against 84 us
+# for one row and 204 us for four, one thread).
+PACKED_MIN_WEIGHTS = 131_072
+# The batch size oneDNN's weights are packed for (a hint: any batch runs; packed for one
+# row, a one-row product takes another kernel again).
+PACKED_BATCH = 4
 # "auto", "dense" and "sparse" are the estimators' ``inference``; "compact" and
 # "torch-sparse" what ``to_torch`` exports.
 LAYOUTS = ("auto", "dense", "sparse", "compact", "torch-sparse")
 
 
-def padded_forward(module: nn.Module, chunk: torch.Tensor, device) -> torch.Tensor:
-    """``module(chunk)``, a chunk of fewer than ``MIN_ROWS`` rows padded with zero rows."""
-    n = chunk.shape[0]
-    padding = max(MIN_ROWS - n, 0)
-    if padding:
-        chunk = torch.cat([chunk, chunk.new_zeros((padding, *chunk.shape[1:]))])
-    return module(chunk.to(device))[:n]
+def padded_forward(module: nn.Module, rows: np.ndarray, device) -> torch.Tensor:
+    """``module`` on a block of float32 rows, fewer than ``MIN_ROWS`` padded with zero rows.
+
+    An :class:`AlignedNet` takes its own direct path (:meth:`AlignedNet.forward_rows`).
+    """
+    if isinstance(module, AlignedNet):
+        return module.forward_rows(rows, device)
+    n = rows.shape[0]
+    if n < MIN_ROWS:
+        padded = np.zeros((MIN_ROWS, *rows.shape[1:]), dtype=rows.dtype)
+        padded[:n] = rows
+        rows = padded
+    return module(torch.from_numpy(rows).to(device))[:n]
 
 
 class AlignedNet(nn.Module):
@@ -80,12 +95,144 @@ class AlignedNet(nn.Module):
     def __init__(self, inner: nn.Module, n_inputs: int, width: int, n_outputs: int):
         super().__init__()
         self.inner, self.n_inputs, self.width, self.n_outputs = inner, n_inputs, width, n_outputs
+        self._steps = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The inner network on ``x`` padded with zero columns; the real outputs."""
         if self.width > self.n_inputs:
             x = torch.cat([x, x.new_zeros((x.shape[0], self.width - self.n_inputs))], dim=1)
         return self.inner(x)[:, : self.n_outputs]
+
+    def forward_rows(self, rows: np.ndarray, device=None) -> torch.Tensor:
+        """:meth:`forward` on float32 rows given as numpy, for predictions.
+
+        The same arithmetic as :meth:`forward` on at least ``MIN_ROWS`` rows, at the
+        cost of the products: the zero rows and columns are added in one numpy copy,
+        and the layers run as plain functions, without the module calls (their hooks
+        and dispatch cost more than a one-row product of a small network).
+        """
+        n = rows.shape[0]
+        steps, row_exact = self._plain_steps()
+        least = 1 if row_exact else MIN_ROWS
+        if n < least or self.width > rows.shape[1]:
+            padded = np.zeros((max(n, least), self.width), dtype=np.float32)
+            padded[:n, : self.n_inputs] = rows
+            rows = padded
+        x = torch.from_numpy(rows)
+        if device is not None and x.device != torch.device(device):
+            x = x.to(device)
+        for step in steps:
+            x = step(x)
+        return x[:n, : self.n_outputs]
+
+    def _plain_steps(self) -> tuple[list, bool]:
+        """The inner network's layers as plain functions, and whether each of them
+        computes a row the same way in a batch of any size (then a row needs no
+        padding). Built once, then kept."""
+        if self._steps is None:
+            inner = self.inner
+            # A Sequential that runs its layers in order (not one with its own forward).
+            in_order = type(inner).forward is nn.Sequential.forward
+            layers = list(inner) if isinstance(inner, nn.Sequential) and in_order else [inner]
+            steps, kinds = zip(*(_plain_step(layer) for layer in layers), strict=True)
+            if "other" in kinds or "packed" not in kinds:
+                # Pad the whole block once (cheapest where every product is small).
+                self._steps = (list(steps), set(kinds) <= {"packed", "rowwise"})
+            else:  # the large products packed: only the small ones pad their input
+                pairs = zip(steps, kinds, strict=True)
+                steps = [_padded(step) if kind == "linear" else step for step, kind in pairs]
+                self._steps = (steps, True)
+        return self._steps
+
+    def _apply(self, fn, recurse=True):
+        self._steps = None  # the tensors are replaced (.to(), .float()): rebuild
+        return super()._apply(fn, recurse)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["_steps"] = None  # rebuilt on use, from the unpickled tensors
+        return state
+
+    def __deepcopy__(self, memo):
+        copied = type(self).__new__(type(self))
+        memo[id(self)] = copied
+        state = {k: v for k, v in self.__dict__.items() if k != "_steps"}
+        copied.__dict__.update(copy.deepcopy(state, memo))
+        copied._steps = None
+        return copied
+
+
+# Elementwise layers: a row's values do not depend on the other rows.
+_ROWWISE = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.Identity, nn.LeakyReLU, nn.ELU, nn.GELU)
+
+
+def _plain_step(layer: nn.Module) -> tuple:
+    """A layer as a function of its input, without ``nn.Module.__call__``'s machinery,
+    and its kind: ``"packed"`` or ``"rowwise"`` (each row computed the same way in a
+    batch of any size), ``"linear"`` (not for fewer than ``MIN_ROWS`` rows) or
+    ``"other"``."""
+    if type(layer) is nn.Linear:
+        packed = packed_linear(layer) if layer.weight.numel() >= PACKED_MIN_WEIGHTS else None
+        if packed is not None:
+            return packed, "packed"
+        return functools.partial(F.linear, weight=layer.weight, bias=layer.bias), "linear"
+    if type(layer) is nn.ReLU:
+        return torch.relu, "rowwise"
+    if type(layer) is SparseLinear:
+        return layer.forward, "rowwise"  # each output row on its own (scipy's CSR kernel)
+    return layer, "rowwise" if type(layer) in _ROWWISE else "other"  # keeps its own call
+
+
+def _padded(step):
+    """``step`` on at least ``MIN_ROWS`` rows (zero rows added, their outputs dropped)."""
+
+    def padded(x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        if n >= MIN_ROWS:
+            return step(x)
+        return step(torch.cat([x, x.new_zeros((MIN_ROWS - n, x.shape[1]))]))[:n]
+
+    return padded
+
+
+def packed_linear(layer: nn.Linear):
+    """oneDNN's product on a pre-packed weight, where it computes each row exactly the
+    same way in a batch of any size; else ``None``.
+
+    CPU matrix products (MKL's) take another kernel for one to three rows, which rounds
+    differently: a row's prediction would depend on its batch. oneDNN's product on a
+    weight packed for small batches is measured, here and now, to compute rows 1, 2-3,
+    3-5 and 1-9 of a batch exactly as in the batch of nine, and to agree with
+    ``F.linear`` up to float rounding; where oneDNN is missing or either check fails,
+    the caller pads small batches instead. Also faster than ``F.linear`` at every batch
+    size measured (``benchmarks/bench_inference.py``).
+    """
+    weight = layer.weight.detach()
+    if weight.device.type != "cpu" or weight.dtype != torch.float32:
+        return None
+    if not torch.backends.mkldnn.is_available():
+        return None
+    bias = None if layer.bias is None else layer.bias.detach()
+    try:
+        with torch.no_grad():
+            packed = torch.ops.mkldnn._reorder_linear_weight(weight, PACKED_BATCH)
+            product = torch.ops.mkldnn._linear_pointwise
+
+            def step(x: torch.Tensor) -> torch.Tensor:
+                return product(x, packed, bias, "none", [], "")
+
+            generator = torch.Generator().manual_seed(0)
+            x = torch.randn(9, layer.in_features, generator=generator)
+            full = step(x)
+            exact = all(
+                torch.equal(step(x[a:b].clone()), full[a:b])
+                for a, b in ((0, 1), (1, 3), (3, 5), (0, 9))
+            )
+            scale = x.abs() @ weight.abs().T + (0.0 if bias is None else bias.abs())
+            close = bool(((full - F.linear(x, weight, bias)).abs() <= 1e-5 * scale + 1e-6).all())
+    except (AttributeError, RuntimeError, NotImplementedError):  # no such kernel here
+        return None
+    return step if exact and close else None
 
 
 def aligned(module: nn.Module) -> nn.Module:

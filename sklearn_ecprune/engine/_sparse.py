@@ -22,14 +22,17 @@ from ._validation import UNIT_FLOAT, Options, validate_params
 
 __all__ = ["SparseLinear", "prefers_sparse", "replace_submodule", "to_sparse_module"]
 
-# Densities at or below which scipy's CSR product beats torch's dense one, measured on
-# 784-1024-1024-1024-10 MLPs with benchmarks/bench_inference.py (1 thread: the sparse
-# kernel wins from about 10 % density at batch 1 to 1024; with several threads the
-# dense product gets faster on large batches and the crossover moves down).
-SPARSE_DENSITY = {1: 0.12, 2: 0.08}
+# Densities at or below which scipy's CSR product beats the dense one (oneDNN on packed
+# weights, see engine._deploy) at every batch size from 1 to 1024, one thread: on
+# 1024x1024 and 784x1024 layers CSR is 1.4-2.9x faster at 2 % density, but at 5 % it
+# already loses at batch 1024 (0.81x) and at 10 % at batch 16 (0.6-0.7x). With several
+# threads the dense product gets faster on large batches and the crossover moves down.
+SPARSE_DENSITY = {1: 0.03, 2: 0.02}
 KERNEL = [Options(str, {"scipy", "torch"})]
-# Layers smaller than this gain little from a sparse kernel (its fixed cost dominates).
-SMALL_LAYER = 16_384
+# Layers smaller than this stay dense: the sparse kernel's transposes and fixed cost
+# dominate (a 256x128 or 64x256 layer at 1 % density: 1.0-1.3x at batch 1, 0.3-0.8x at
+# batch 1024).
+SMALL_LAYER = 2**19
 
 
 def prefers_sparse(n_weights: int, density: float, threads: int | None = None) -> bool:
@@ -54,13 +57,15 @@ def prefers_sparse(n_weights: int, density: float, threads: int | None = None) -
     Examples
     --------
     >>> from sklearn_ecprune.engine import prefers_sparse
-    >>> prefers_sparse(1024 * 1024, 0.05, threads=1), prefers_sparse(1024 * 1024, 0.5)
+    >>> prefers_sparse(1024 * 1024, 0.02, threads=1), prefers_sparse(1024 * 1024, 0.1)
     (True, False)
+    >>> prefers_sparse(256 * 128, 0.01, threads=1)  # too small to pay
+    False
     """
+    if n_weights < SMALL_LAYER:
+        return False
     threads = torch.get_num_threads() if threads is None else threads
     limit = SPARSE_DENSITY.get(threads, SPARSE_DENSITY[2] / np.sqrt(threads / 2))
-    if n_weights < SMALL_LAYER:
-        limit /= 2
     return density <= limit
 
 
@@ -197,8 +202,8 @@ def to_sparse_module(
     min_sparsity : float in [0, 1] or None, default=None
         Layers with at least this share of zero weights are converted (the share is
         counted exactly). ``None`` converts the layers for which a sparse product is
-        measured to be faster (:func:`prefers_sparse`: about 88 % sparsity and up on
-        one thread).
+        measured to be faster (:func:`prefers_sparse`: 97 % sparsity and up on one
+        thread, in layers of at least 2**19 weights).
     kernel : {"scipy", "torch"}, default="scipy"
         The sparse product of the converted layers (see :class:`SparseLinear`).
 

@@ -62,7 +62,7 @@ class InferenceMixin:
         try:
             with torch.inference_mode(), torch_threads(self._threads(rows)):
                 for start in range(0, X.shape[0], _PREDICT_CHUNK):
-                    chunk = torch.from_numpy(dense_rows(X[start : start + _PREDICT_CHUNK]))
+                    chunk = dense_rows(X[start : start + _PREDICT_CHUNK])
                     outputs.append(to_numpy(nonlinearity(padded_forward(module, chunk, device))))
         finally:
             if was_training:
