@@ -230,6 +230,7 @@ def _api_groups() -> list[tuple[str, str, list[str]]]:
     selection = [
         n for n in names if getattr(objs[n], "__module__", "").endswith("estimators._selection")
     ]
+    plots = [n for n in names if n.endswith("Display") and n not in selection]
     errors = [n for n in names if is_class(n, Warning, Exception)]
     reports = [
         n
@@ -237,13 +238,14 @@ def _api_groups() -> list[tuple[str, str, list[str]]]:
         if n in ("LayerReport", "LayerStatistics", "PruningReport", "PruningResult")
     ]
     methods = [n for n in names if n in ("PruningMethod", "register_method")]
-    taken = {*estimators, *blocks, *selection, *errors, *reports, *methods}
+    taken = {*estimators, *blocks, *selection, *plots, *errors, *reports, *methods}
     functions = [n for n in names if inspect.isfunction(objs[n]) and n not in taken]
     other = [n for n in names if n not in {*taken, *functions}]
 
     groups = [
         ("Estimators", "sklearn_ecprune", estimators),
         ("Choosing a sparsity", "sklearn_ecprune", selection),
+        ("Plots", "sklearn_ecprune", plots),
         ("Building blocks of the estimators", "sklearn_ecprune", blocks),
         ("Pruning engine (PyTorch)", "sklearn_ecprune", functions),
         ("Pruning criteria", "sklearn_ecprune", methods),

@@ -20,6 +20,7 @@ _EXPORTS = {
     "ECPrunedMLPRegressor": ".estimators",
     "ECPrunedMLPClassifierCV": ".estimators",
     "ECPrunedMLPRegressorCV": ".estimators",
+    "FitHistoryDisplay": ".estimators",
     "GradualMagnitudePruning": ".estimators",
     "KeepPrunedWeightsZero": ".estimators",
     "MLPModule": ".estimators",

@@ -13,6 +13,17 @@ if TYPE_CHECKING:  # only for annotations: this module does not import torch
 __all__ = ["LayerReport", "PruningReport", "PruningResult", "render_table"]
 
 
+def _pyplot():
+    """``matplotlib.pyplot``, imported on first use (matplotlib is only needed to plot)."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as error:
+        raise ImportError(
+            "Plotting needs matplotlib, which is not installed: pip install matplotlib"
+        ) from error
+    return plt
+
+
 def render_table(
     header: Sequence[str], rows: Sequence[Sequence[str]], *, style: str = "plain"
 ) -> str:
@@ -190,6 +201,105 @@ class PruningReport:
 
     def _repr_html_(self) -> str:
         return render_table(self._HEADER, self._rows(), style="html")
+
+    def plot(self, ax=None):
+        """Plot each layer's kept and removed weights, and its bias shift.
+
+        Two panels with one bar per layer, in forward order, labelled with the
+        layer's name and weight shape (outputs x inputs):
+
+        - the weights: ``n_kept`` (kept) with ``n_weights - n_kept`` (removed)
+          stacked on top, and the layer's sparsity written above the bar;
+        - ``mean_abs_bias_shift``: the mean over the layer's units of how far the
+          pruning moved the bias, which is the compensation of ``"ecp"`` (summed
+          over the events of an interleaved fit, as in the table), what the refit
+          did to the biases for the refitting methods, and zero for methods that
+          do not compensate.
+
+        Parameters
+        ----------
+        ax : array-like of two matplotlib Axes, default=None
+            Where to draw the weights and the bias shifts; a new figure with the
+            two panels side by side when ``None``.
+
+        Returns
+        -------
+        axes : ndarray of two matplotlib Axes
+            The weights panel, whose ``containers`` are the kept and the removed
+            bars, and the bias-shift panel, whose ``containers[0]`` are its bars.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from sklearn_ecprune import LayerReport, PruningReport
+        >>> report = PruningReport([LayerReport("0", (4, 3), 12, 3, 0.1),
+        ...                         LayerReport("2", (2, 4), 8, 7, 0.0)], "ecp", 0.5)
+        >>> weights, shifts = report.plot()
+        >>> kept, removed = weights.containers
+        >>> kept.datavalues.tolist(), removed.datavalues.tolist()
+        ([3, 7], [9, 1])
+        >>> shifts.containers[0].datavalues.tolist()
+        [0.1, 0.0]
+
+        The report of a prune:
+
+        >>> import torch
+        >>> from sklearn_ecprune import prune_mlp
+        >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(),
+        ...                           torch.nn.Linear(8, 2))
+        >>> axes = prune_mlp(net, torch.randn(32, 4), 0.5).report.plot()
+        >>> [label.get_text() for label in axes[0].get_xticklabels()]
+        ['0\\n8x4', '2\\n2x8']
+        """
+        import numpy as np
+
+        plt = _pyplot()
+        if ax is None:
+            width = min(12.0, 5.0 + 1.0 * len(self.layers))
+            _, axes = plt.subplots(1, 2, figsize=(width, 3.8), layout="constrained")
+            axes[0].figure.suptitle(
+                f"{self.method}: {self.sparsity:.1%} of {self.n_weights} weights removed "
+                f"(target {self.target_sparsity:g})"
+            )
+        else:
+            axes = np.asarray(ax, dtype=object).ravel()
+            if axes.shape != (2,):
+                raise ValueError(
+                    "ax must be two matplotlib Axes: one for the weights, one for the "
+                    f"bias shifts; got {ax!r}."
+                )
+        positions = np.arange(len(self.layers))
+        labels = [f"{row.name}\n{row.shape[0]}x{row.shape[1]}" for row in self.layers]
+        kept = [row.n_kept for row in self.layers]
+        removed = [row.n_weights - row.n_kept for row in self.layers]
+        shifts = [row.mean_abs_bias_shift for row in self.layers]
+
+        weights_ax, shift_ax = axes
+        weights_ax.bar(positions, kept, color="tab:blue", label="kept")
+        removed_bars = weights_ax.bar(
+            positions, removed, bottom=kept, color="tab:gray", alpha=0.45, label="removed"
+        )
+        weights_ax.bar_label(
+            removed_bars,
+            labels=[f"{row.sparsity:.1%}" for row in self.layers],
+            padding=2,
+            fontsize="small",
+        )
+        weights_ax.set_xticks(positions, labels)
+        weights_ax.set_xlabel("layer (outputs x inputs)")
+        weights_ax.set_ylabel("weights")
+        weights_ax.set_title("kept weights (sparsity above)")
+        weights_ax.margins(y=0.12)
+        weights_ax.legend(loc="best")
+
+        shift_ax.bar(positions, shifts, color="tab:orange")
+        shift_ax.set_xticks(positions, labels)
+        shift_ax.set_xlabel("layer (outputs x inputs)")
+        shift_ax.set_ylabel("mean |bias shift|")
+        events = self.extra.get("events")
+        shift_ax.set_title("bias shift" + (f", summed over {events} events" if events else ""))
+        return axes
 
 
 @dataclass(frozen=True)

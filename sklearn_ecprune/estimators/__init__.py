@@ -14,13 +14,15 @@
   ``_data``: tensors served a batch at a time, and early stopping's hold-out split;
 - ``_selection``: choosing a sparsity (a ``refit`` rule and a display); ``_cv``: the
   cross-validated sparsity path (:class:`ECPrunedMLPClassifierCV`,
-  :class:`ECPrunedMLPRegressorCV`).
+  :class:`ECPrunedMLPRegressorCV`);
+- ``_plots``: a fit's history as a figure (:class:`FitHistoryDisplay`).
 """
 
 from ._callbacks import GradualMagnitudePruning, KeepPrunedWeightsZero
 from ._classifier import ECPrunedMLPClassifier
 from ._cv import ECPrunedMLPClassifierCV, ECPrunedMLPRegressorCV
 from ._module import MLPModule
+from ._plots import FitHistoryDisplay
 from ._regressor import ECPrunedMLPRegressor
 from ._selection import SparsityScoreDisplay, sparsest_within_one_standard_error
 
@@ -29,6 +31,7 @@ __all__ = [
     "ECPrunedMLPClassifierCV",
     "ECPrunedMLPRegressor",
     "ECPrunedMLPRegressorCV",
+    "FitHistoryDisplay",
     "GradualMagnitudePruning",
     "KeepPrunedWeightsZero",
     "MLPModule",
