@@ -15,8 +15,9 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from ._oracle import layer_nonlinear_importance
 from ._refit import refit_importance
-from ._statistics import LayerStatistics
+from ._statistics import LayerStatistics, ecp_closed_form
 
 __all__ = [
     "DEFAULT_METHOD",
@@ -65,28 +66,6 @@ class LayerContext:
     output_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
     ridge: float = 1e-3
     sample_weight: torch.Tensor | None = None
-
-
-def ecp_closed_form(
-    weight: torch.Tensor, stats: LayerStatistics, has_bias: bool = True
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The ECP importance and optimal bias shift of every weight of a layer.
-
-    ``I_ij = W_ij^2 (S2_ij - S1_ij^2 / S0_i)`` and ``db_ij = W_ij S1_ij / S0_i``;
-    a neuron with ``S0_i = 0`` never reaches the output (importance 0, shift 0).
-    Without a bias nothing can compensate: the importance is ``W^2 S2`` (OBD).
-    Both are returned in float64.
-    """
-    w = weight.detach().to(_F64)
-    if not has_bias:
-        return w.square() * stats.s2, torch.zeros_like(w)
-    s0 = stats.s0[:, None]
-    reachable = s0 > 0
-    # g^2-weighted mean of a_j; where S0 = 0 the weight has no effect at all.
-    weighted_mean = torch.where(reachable, stats.s1 / torch.where(reachable, s0, 1.0), 0.0)
-    # The weighted variance S2 - S1^2/S0 is >= 0; clamp round-off below zero.
-    variance = (stats.s2 - stats.s1 * weighted_mean).clamp_min(0.0)
-    return w.square() * variance, w * weighted_mean
 
 
 class PruningMethod:
@@ -410,7 +389,6 @@ class NonlinearMethod(PruningMethod):
     compensates = True
 
     def compute_scores(self, ctx: LayerContext) -> torch.Tensor:
-        from ._oracle import layer_nonlinear_importance
 
         _, shift = ecp_closed_form(ctx.layer.weight, ctx.stats, ctx.layer.bias is not None)
         return layer_nonlinear_importance(ctx.module, ctx.X, ctx.layer, shift, ctx.batch_size)

@@ -14,8 +14,7 @@ import torch
 from torch import nn
 
 from ._layers import as_input_tensor, find_linear_layers
-from ._methods import ecp_closed_form
-from ._statistics import collect_statistics, output_matrix
+from ._statistics import collect_statistics, ecp_closed_form, output_matrix
 from ._validation import BATCH_SIZE, validate_params
 
 __all__ = ["nonlinear_importance"]

@@ -23,13 +23,18 @@ from ._methods import (
     METHOD,
     LayerContext,
     PruningMethod,
-    ecp_closed_form,
     get_method,
 )
 from ._refit import capture, refit_layer, refit_layer_cg
 from ._report import LayerReport, PruningReport, PruningResult
 from ._selection import lowest, removes_anything, schedule, select
-from ._statistics import LayerStatistics, ecp_statistics, loss_gradients, statistics_pass
+from ._statistics import (
+    LayerStatistics,
+    ecp_closed_form,
+    ecp_statistics,
+    loss_gradients,
+    statistics_pass,
+)
 from ._validation import (
     BATCH_SIZE,
     COMPENSATE,

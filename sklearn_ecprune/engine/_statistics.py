@@ -25,6 +25,7 @@ from ._validation import BATCH_SIZE, validate_params
 __all__ = [
     "LayerStatistics",
     "collect_statistics",
+    "ecp_closed_form",
     "ecp_statistics",
     "loss_gradients",
     "statistics_pass",
@@ -331,3 +332,25 @@ def loss_gradients(
     finally:
         module.train(was_training)
     return {name: total / X.shape[0] for (name, _), total in zip(named, totals, strict=True)}
+
+
+def ecp_closed_form(
+    weight: torch.Tensor, stats: LayerStatistics, has_bias: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ECP importance and optimal bias shift of every weight of a layer.
+
+    ``I_ij = W_ij^2 (S2_ij - S1_ij^2 / S0_i)`` and ``db_ij = W_ij S1_ij / S0_i``;
+    a neuron with ``S0_i = 0`` never reaches the output (importance 0, shift 0).
+    Without a bias nothing can compensate: the importance is ``W^2 S2`` (OBD).
+    Both are returned in float64.
+    """
+    w = weight.detach().to(torch.float64)
+    if not has_bias:
+        return w.square() * stats.s2, torch.zeros_like(w)
+    s0 = stats.s0[:, None]
+    reachable = s0 > 0
+    # g^2-weighted mean of a_j; where S0 = 0 the weight has no effect at all.
+    weighted_mean = torch.where(reachable, stats.s1 / torch.where(reachable, s0, 1.0), 0.0)
+    # The weighted variance S2 - S1^2/S0 is >= 0; clamp round-off below zero.
+    variance = (stats.s2 - stats.s1 * weighted_mean).clamp_min(0.0)
+    return w.square() * variance, w * weighted_mean

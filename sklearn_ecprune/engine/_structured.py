@@ -16,10 +16,9 @@ import torch
 from torch import nn
 
 from ._layers import as_input_tensor, find_linear_layers
-from ._methods import ecp_closed_form
 from ._report import LayerReport, PruningReport
 from ._sparse import replace_submodule
-from ._statistics import collect_statistics
+from ._statistics import collect_statistics, ecp_closed_form
 from ._validation import BATCH_SIZE, N_STEPS, SPARSITY, Options, validate_params
 
 __all__ = ["compact_module", "prune_neurons"]
