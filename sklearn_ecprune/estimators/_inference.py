@@ -138,6 +138,15 @@ class InferenceMixin:
         >>> logits = net(torch.as_tensor(X[:3], dtype=torch.float32))
         >>> bool((logits.argmax(1).numpy() == clf.predict(X[:3])).all())
         True
+
+        An export is fixed at the example's batch size unless the batch dimension is
+        declared dynamic (the same ``dynamic_shapes`` goes to ``torch.onnx.export``;
+        to convert a whole pipeline to ONNX, see :mod:`sklearn_ecprune.onnx`):
+
+        >>> batch = torch.export.Dim("batch")
+        >>> program = torch.export.export(net, (torch.randn(2, 4),), dynamic_shapes=({0: batch},))
+        >>> program.module()(torch.randn(7, 4)).shape
+        torch.Size([7, 3])
         """
         check_is_fitted(self)
         check_param("layout", layout, [Options(str, {"compact", "dense", "sparse"})], "to_torch")
