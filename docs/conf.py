@@ -171,7 +171,12 @@ def _env_flag(name: str) -> bool:
 
 
 # Examples that need ECPrunedMLPClassifier / ECPrunedMLPRegressor.
-ESTIMATOR_EXAMPLES = ["plot_mlp_dropin", "plot_tabular_gridsearch"]
+ESTIMATOR_EXAMPLES = [
+    "plot_mlp_dropin",
+    "plot_tabular_gridsearch",
+    "plot_fit_history",
+    "plot_optuna_search",
+]
 
 _ignore = [r"__init__\.py"]
 suppress_warnings: list[str] = []

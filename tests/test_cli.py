@@ -13,7 +13,7 @@ import pytest
 
 from sklearn_ecprune.cli import main
 from sklearn_ecprune.cli._csv import load_csv
-from sklearn_ecprune.cli._main import DEFAULT_NOISE, DEMO_METHODS
+from sklearn_ecprune.cli._options import DEFAULT_NOISE, DEMO_METHODS
 
 pd = pytest.importorskip("pandas")
 
@@ -74,7 +74,10 @@ def mixed_csv(tmp_path):
     [
         (["--help"], ["demo", "sweep", "Examples"]),
         (["demo", "--help"], ["--out", "--methods", "ecprune-demo.png"]),
-        (["sweep", "--help"], ["--data", "--target", "--noise", "diffusion-sorption", "default"]),
+        (
+            ["sweep", "--help"],
+            ["--data", "--target", "--noise", "diffusion-sorption", "default", "--n-jobs"],
+        ),
     ],
 )
 def test_help(capsys, argv, expected):
@@ -184,6 +187,21 @@ def test_sweep_fine_tuning_adds_rows_and_a_plot(tmp_path):
     frame = pd.read_csv(out / "results.csv")
     assert sorted(frame.loc[frame["method"] == "ecp", "fine_tuned"]) == [False, True]
     assert_png(out / "loss_vs_sparsity_fine_tuned.png")
+
+
+def test_sweep_in_parallel_processes_gives_the_results_of_one_process(tmp_path, capfd):
+    argv = ["sweep", "--data", "wine", "--methods", "ecp", "magnitude", "--sparsities", "0.5"]
+    argv += ["0.9", "--seeds", "2", "--fine-tune-epochs", "1", *FAST]
+    assert main([*argv, "--out", str(tmp_path / "one")]) == 0
+    capfd.readouterr()
+    assert main([*argv, "--n-jobs", "2", "--out", str(tmp_path / "two")]) == 0
+    # The workers' warnings (the 5-epoch dense trainings stop at --max-epochs) are
+    # said by the command, not written to the terminal by the workers.
+    assert "Warning" not in capfd.readouterr().err
+    one = pd.read_csv(tmp_path / "one" / "results.csv").drop(columns="seconds")
+    two = pd.read_csv(tmp_path / "two" / "results.csv").drop(columns="seconds")
+    assert len(one) == 2 * (1 + 2 * 2 * 2) + 2  # dense rows once per fine-tuning state
+    pd.testing.assert_frame_equal(two, one)
 
 
 def test_sweep_diffusion_sorption_defaults_to_several_noise_levels(tmp_path):
@@ -301,6 +319,7 @@ def write(tmp_path, name, frame):
         ("only-a-target", ["single column ('y')", "at least one feature column"]),
         ("noise-on-real-data", ["--noise applies only"]),
         ("bad-option", ["unrecognized arguments: --bogus"]),
+        ("zero-jobs", ["--n-jobs: a number of processes >= 1", "got 0"]),
     ],
 )
 def test_errors(case, fragments, tmp_path, mixed_csv, capsys):
@@ -326,6 +345,7 @@ def test_errors(case, fragments, tmp_path, mixed_csv, capsys):
         "huge-seed": ["--random-state", "99999999999"],
         "noise-on-real-data": ["--noise", "0.1"],
         "bad-option": ["--bogus"],
+        "zero-jobs": ["--n-jobs", "0"],
     }.get(case, [])
     code = main([*argv, *extra])
     assert_one_line_error(code, capsys.readouterr().err, *fragments)

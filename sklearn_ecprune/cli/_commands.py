@@ -17,7 +17,7 @@ import numpy as np
 from ..datasets import DATASET_NAMES, load_dataset, make_preprocessor
 from ._configurations import DEFAULT_CONFIGURATION, SWEEP_CONFIGURATIONS
 from ._csv import DataError, load_csv
-from ._main import DEFAULT_NOISE, PROG, TEST_SIZE, CommandError, methods_of
+from ._options import DEFAULT_NOISE, PROG, TEST_SIZE, CommandError, methods_of
 from ._plots import plot_sweep
 from ._sweep import run_sweep
 from ._tables import markdown_tables, results_text
@@ -91,6 +91,7 @@ def _run(
                     preprocessor=split.preprocessor,
                     dataset=split.label,
                     progress=bar,
+                    n_jobs=getattr(args, "n_jobs", 1),  # ecprune demo has no --n-jobs
                 )
                 frame.insert(frame.columns.get_loc("task") + 1, "noise", split.noise)
                 frames.append(frame)

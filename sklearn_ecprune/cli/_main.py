@@ -26,30 +26,21 @@ from ..engine._validation import (
     InvalidParameterError,
     check_param,
 )
-from ._configurations import DEFAULT_CONFIGURATION, SWEEP_CONFIGURATIONS
-
-__all__ = ["CommandError", "build_parser", "main"]
-
-PROG = "ecprune"
-SPARSITIES = (0.5, 0.7, 0.8, 0.9, 0.95)
-HIDDEN = (100,)  # the estimators' default
-MAX_EPOCHS = 200  # the estimators' default
-TEST_SIZE = 0.25
-# The demo: the default, the paper's one-shot ECP and the other fast criteria.
-DEMO_METHODS = (DEFAULT_CONFIGURATION, "ecp", "magnitude", "wanda", "obd", "gradient", "random")
-SWEEP_METHODS = tuple(
-    name for name, c in SWEEP_CONFIGURATIONS.items() if c.kind in ("default", "baseline")
+from ._configurations import SWEEP_CONFIGURATIONS
+from ._options import (
+    DEMO_METHODS,
+    HIDDEN,
+    MAX_EPOCHS,
+    PROG,
+    SPARSITIES,
+    SWEEP_METHODS,
+    TEST_SIZE,
+    CommandError,
 )
-# Noise levels of the synthetic datasets when --noise is not given. Several levels for
-# diffusion-sorption give one panel per level, like the figure of the ECP paper;
-# friedman's noise is scikit-learn's absolute standard deviation (target std ~5).
-DEFAULT_NOISE = {"diffusion-sorption": (0.0, 0.05, 0.1), "friedman": (1.0,)}
+
 _TEST_SIZE = [Interval(numbers.Real, 0, 1, closed="neither")]
 
-
-class CommandError(Exception):
-    """A usage problem, reported as one ``ecprune: error:`` line and exit code 2."""
-
+__all__ = ["CommandError", "build_parser", "main"]
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
@@ -94,17 +85,14 @@ def check_arguments(args: argparse.Namespace) -> None:
     check_option("--fine-tune-epochs", "fine_tune_epochs", args.fine_tune_epochs, NON_NEGATIVE_INT)
     check_option("--test-size", "test_size", args.test_size, _TEST_SIZE)
     check_option("--random-state", "random_state", args.random_state, SEED)
+    if args.n_jobs == 0:
+        raise CommandError(
+            "argument --n-jobs: a number of processes >= 1, or -1 for one per CPU "
+            "(-2 for all but one, ...), got 0"
+        )
     for noise in args.noise or ():
         if not (math.isfinite(noise) and noise >= 0):
             raise CommandError(f"argument --noise: levels must be finite and >= 0, got {noise:g}")
-
-
-def methods_of(args: argparse.Namespace) -> list[str]:
-    """The configurations asked for, ``all`` expanded, in order, without repeats."""
-    wanted: list[str] = []
-    for name in args.methods:
-        wanted += list(SWEEP_CONFIGURATIONS) if name == "all" else [name]
-    return list(dict.fromkeys(wanted))
 
 
 # --- Parser -----------------------------------------------------------------------
@@ -245,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
         + "\n\n"
         f"Examples:\n  {PROG} sweep --data wine --methods default ecp magnitude --seeds 3\n"
         f"  {PROG} sweep --data diffusion-sorption --noise 0 0.1 --fine-tune-epochs 5\n"
+        f"  {PROG} sweep --data diamonds --seeds 3 --n-jobs 4\n"
         f"  {PROG} sweep --data measurements.csv --target yield --out results",
     )
     sweep.add_argument(
@@ -300,6 +289,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         metavar="N",
         help="seed of the train/test split and of the synthetic data (default: 0)",
+    )
+    sweep.add_argument(
+        "--n-jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="fits to run at once, each in a joblib worker process with --threads "
+        "PyTorch threads; -1: one per CPU. The results are those of N=1 (default: 1)",
     )
     sweep.add_argument(
         "--out", metavar="DIR", help="output folder (default: ecprune-sweep-<data name>)"

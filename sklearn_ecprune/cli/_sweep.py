@@ -3,16 +3,21 @@
 The reusable core of the ``ecprune`` command and of the quality benchmark. Each fit is
 ``clone(pipeline).set_params(...)`` of a ``StandardScaler`` + estimator pipeline, as a
 user would write it; a temporary ``memory=`` directory makes each seed's dense network
-train once, so all configurations prune the same dense weights. Results come back as a
-tidy :class:`pandas.DataFrame`, one row per (seed, configuration, sparsity,
-fine-tuned or not).
+train once, so all configurations prune the same dense weights. The fits can run in
+parallel processes through joblib (``n_jobs``): first the dense networks, then the
+pruned fits, which restore them from the shared folder. Results come back as a tidy
+:class:`pandas.DataFrame`, one row per (seed, configuration, sparsity, fine-tuned or
+not), the same for any ``n_jobs``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -52,6 +57,36 @@ def _evaluate(model, X, y, task: str, y_train) -> tuple[float, float]:
     return float(mean_squared_error(y, pred)) / scale, float(r2_score(y, pred))
 
 
+def _fit_and_evaluate(
+    model, X_train, y_train, X_test, y_test, task: str, threads: int, caller: int
+) -> tuple[float, float, float, float, list[tuple[str, type[Warning], str, int]]]:
+    """Fit ``model`` and test it, in the caller's process (``caller`` is its id) or not.
+
+    Returns ``(loss, score, achieved sparsity, seconds, warnings)``. In another process
+    (a joblib worker) the fit uses at most ``threads`` PyTorch threads (the caller's
+    count; fewer if joblib gave the worker fewer), and its warnings are returned,
+    ``(message, category, filename, lineno)`` each, for the caller to re-emit: they
+    would otherwise go to the worker's stderr. In the caller's process (``n_jobs=1``,
+    or joblib's threading backend) nothing changes: warnings are emitted as usual
+    (``warnings.catch_warnings`` is not thread-safe).
+    """
+    import torch
+
+    elsewhere = os.getpid() != caller
+    if elsewhere and torch.get_num_threads() > threads:
+        torch.set_num_threads(threads)
+    recorder = warnings.catch_warnings(record=True) if elsewhere else contextlib.nullcontext()
+    with recorder as seen:
+        if elsewhere:
+            warnings.simplefilter("always")
+        start = time.perf_counter()
+        model.fit(X_train, y_train)
+        seconds = time.perf_counter() - start
+        loss, score = _evaluate(model, X_test, y_test, task, y_train)
+    said = [(str(w.message), w.category, w.filename, w.lineno) for w in seen or ()]
+    return loss, score, float(model[-1].sparsity_), seconds, said
+
+
 def _configurations(
     configs: Mapping[str, Configuration] | Iterable[str] | None,
 ) -> dict[str, Configuration]:
@@ -77,6 +112,7 @@ def run_sweep(
     preprocessor=None,
     dataset: str = "",
     progress: bool | Any = False,
+    n_jobs: int | None = 1,
 ) -> Any:
     """Fit the estimator with every configuration and sparsity, for each seed.
 
@@ -118,6 +154,16 @@ def run_sweep(
     progress : bool or tqdm-like, default=False
         ``True`` shows a tqdm bar of the fits on stderr; an object with
         ``update(n)`` is advanced by one per fit instead.
+    n_jobs : int or None, default=1
+        Fits run at once, as :class:`joblib.Parallel` counts them: 1 fits one
+        after the other in this process; N > 1 in N worker processes; -1 in one
+        per CPU; ``None`` is 1 unless a :func:`joblib.parallel_config` context says
+        otherwise. The dense networks are fitted first, then the pruned fits
+        restore them from the ``memory=`` folder (workers on this machine share
+        it), so the results are those of ``n_jobs=1``, only the ``seconds``
+        differ. Each worker uses at most the caller's number of PyTorch threads
+        (:func:`torch.get_num_threads`); the warnings of the workers' fits are
+        re-emitted here.
 
     Returns
     -------
@@ -139,6 +185,8 @@ def run_sweep(
     ['dense', 'ecp', 'magnitude']
     """
     import pandas as pd
+    import torch
+    from joblib import Parallel, delayed
     from sklearn.base import clone
 
     if task not in TASKS:
@@ -151,13 +199,13 @@ def run_sweep(
     tuned_states = (False, True) if fine_tune_epochs > 0 else (False,)
     total = len(seeds) * (1 + len(configs) * len(sparsities) * len(tuned_states))
     bar = _bar(progress, total, dataset or "fits")
+    threads = torch.get_num_threads()
+    said: dict[Any, Any] = {}  # the registry of the re-emitted warnings
     rows: list[dict[str, Any]] = []
 
-    def fit_and_record(model, seed, method, sparsity, fine_tuned) -> None:
-        start = time.perf_counter()
-        model.fit(X_train, y_train)
-        seconds = time.perf_counter() - start
-        loss, score = _evaluate(model, X_test, y_test, task, y_train)
+    def record(fit: tuple, result: tuple) -> None:
+        seed, method, sparsity, fine_tuned, _ = fit
+        loss, score, achieved, seconds, _ = result
         for tuned in tuned_states if method == "dense" else (fine_tuned,):
             rows.append(
                 {
@@ -168,24 +216,24 @@ def run_sweep(
                     "method": method,
                     "sparsity": float(sparsity),
                     "fine_tuned": tuned,
-                    "achieved_sparsity": float(model[-1].sparsity_),
+                    "achieved_sparsity": achieved,
                     "loss": loss,
                     "score": score,
                     "metric": "accuracy" if task == "classification" else "r2",
                     "seconds": seconds,
                 }
             )
-        if bar is not None:
-            bar.update(1)
 
     try:
         with tempfile.TemporaryDirectory(prefix="ecprune-memory-") as cache:
+            # (seed, method, sparsity, fine-tuned, model), in the order of the rows.
+            dense_fits, pruned_fits = [], []
             for seed in seeds:
                 base = make_pipeline_for(
                     task, preprocessor, **params, random_state=seed, memory=cache
                 )
                 dense = clone(base).set_params(net__sparsity=0.0, net__fine_tune_epochs=0)
-                fit_and_record(dense, seed, "dense", 0.0, False)
+                dense_fits.append((seed, "dense", 0.0, False, dense))
                 for name, config in configs.items():
                     settings = {f"net__{k}": v for k, v in config.params.items()}
                     for sparsity in sparsities:
@@ -195,7 +243,31 @@ def run_sweep(
                                 net__sparsity=float(sparsity),
                                 net__fine_tune_epochs=fine_tune_epochs if tuned else 0,
                             )
-                            fit_and_record(model, seed, name, sparsity, tuned)
+                            pruned_fits.append((seed, name, sparsity, tuned, model))
+            done: list[list[tuple]] = [[], []]  # the results of dense_fits, pruned_fits
+            with Parallel(n_jobs=n_jobs, return_as="generator") as parallel:
+                # The dense networks first: the pruned fits restore them from ``cache``.
+                for fits, results in zip((dense_fits, pruned_fits), done, strict=True):
+                    for result in parallel(
+                        delayed(_fit_and_evaluate)(
+                            fit[-1], X_train, y_train, X_test, y_test, task, threads, os.getpid()
+                        )
+                        for fit in fits
+                    ):
+                        results.append(result)
+                        for message, category, filename, lineno in result[-1]:
+                            # Once per place and message under the "default" action,
+                            # as in one process.
+                            warnings.warn_explicit(
+                                message, category, filename, lineno, registry=said
+                            )
+                        if bar is not None:
+                            bar.update(1)
+            per_seed = len(pruned_fits) // len(dense_fits) if dense_fits else 0
+            for i, dense_fit in enumerate(dense_fits):
+                record(dense_fit, done[0][i])
+                for j in range(i * per_seed, (i + 1) * per_seed):
+                    record(pruned_fits[j], done[1][j])
     finally:
         if progress is True and bar is not None:
             bar.close()
