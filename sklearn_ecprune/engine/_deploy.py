@@ -106,10 +106,15 @@ class AlignedNet(nn.Module):
     def forward_rows(self, rows: np.ndarray, device=None) -> torch.Tensor:
         """:meth:`forward` on float32 rows given as numpy, for predictions.
 
-        The same arithmetic as :meth:`forward` on at least ``MIN_ROWS`` rows, at the
-        cost of the products: the zero rows and columns are added in one numpy copy,
-        and the layers run as plain functions, without the module calls (their hooks
-        and dispatch cost more than a one-row product of a small network).
+        The same function as :meth:`forward` (up to float rounding), at the cost of
+        the products: the layers run as plain functions, without the module calls
+        (their hooks and dispatch cost more than a one-row product of a small
+        network), the large ones as oneDNN's product on packed weights
+        (:func:`packed_linear`), and a row comes out the same in a batch of any size.
+        Zero columns, and zero rows where a product needs them, are added in one
+        numpy copy. The layers are read at the first call (the packed weights are
+        copies), so the weights of a network built to predict with must not change
+        afterwards (the estimators build a new one when theirs change).
         """
         n = rows.shape[0]
         steps, row_exact = self._plain_steps()
