@@ -31,7 +31,11 @@ class InferenceMixin:
         ``iterator_valid``.
         """
         check_is_fitted(self)
-        nonlinearity = self._get_predict_nonlinearity()
+        cached = getattr(self, "_inference_", None)
+        if cached is not None and cached[3] is self.predict_nonlinearity:
+            nonlinearity = cached[4]  # resolved when the network was built
+        else:
+            nonlinearity = self._get_predict_nonlinearity()
         if isinstance(X, torch.utils.data.Dataset):  # e.g. skorch's own scoring callbacks
             return np.concatenate(
                 [to_numpy(nonlinearity(out)) for out in self.forward_iter(X, training=False)]
@@ -47,7 +51,6 @@ class InferenceMixin:
         # Where the network is: recorded when it was built (``set_params(device=...)``
         # acts at the next fit), since walking the module would cost more than a
         # one-row prediction.
-        cached = getattr(self, "_inference_", None)
         if cached is not None and cached[1] is module:
             device = cached[2]
         else:
@@ -63,7 +66,9 @@ class InferenceMixin:
             with torch.inference_mode(), torch_threads(self._threads(rows)):
                 for start in range(0, X.shape[0], _PREDICT_CHUNK):
                     chunk = dense_rows(X[start : start + _PREDICT_CHUNK])
-                    outputs.append(to_numpy(nonlinearity(padded_forward(module, chunk, device))))
+                    output = nonlinearity(padded_forward(module, chunk, device))
+                    on_cpu = output.device.type == "cpu"
+                    outputs.append(output.numpy() if on_cpu else to_numpy(output))
         finally:
             if was_training:
                 module.train()
@@ -97,7 +102,12 @@ class InferenceMixin:
     def _refresh_inference(self) -> None:
         """Build the inference network once the weights are final (end of fit, load)."""
         module = inference_module(self.module_, self.inference)
-        self._inference_ = (self.inference, module, next(self.module_.parameters()).device)
+        device = next(self.module_.parameters()).device
+        # The predict non-linearity is resolved here once (skorch resolves it per call),
+        # for the value of predict_nonlinearity it was resolved for.
+        nonlinearity = self._get_predict_nonlinearity()
+        resolved_for = self.predict_nonlinearity
+        self._inference_ = (self.inference, module, device, resolved_for, nonlinearity)
 
     def _invalidate_inference(self) -> None:
         """Forget the inference network: the weights are about to change."""

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import torch
 
 __all__ = ["THREADED_MACS", "threads_for", "torch_threads"]
@@ -29,19 +26,28 @@ def threads_for(n_threads: int | str, rows: int, n_weights: int) -> int | None:
     return 1 if rows * n_weights < THREADED_MACS else None
 
 
-@contextlib.contextmanager
-def torch_threads(threads: int | None) -> Iterator[None]:
+class torch_threads:  # lower case: used as a function, like contextlib's managers
     """Run the block on ``threads`` intra-op threads and restore the caller's setting.
 
     ``None`` changes nothing. torch's setting belongs to the calling thread (OpenMP),
-    so fits in parallel threads do not change each other's.
+    so fits in parallel threads do not change each other's. (A class rather than a
+    generator: a one-row prediction enters it, and a generator costs several times
+    more to enter and leave.)
     """
-    before = torch.get_num_threads()
-    if threads is None or threads == before:
-        yield
-        return
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+
+    __slots__ = ("before", "threads")
+
+    def __init__(self, threads: int | None):
+        self.threads, self.before = threads, None
+
+    def __enter__(self) -> None:
+        if self.threads is not None:
+            before = torch.get_num_threads()
+            if self.threads != before:
+                self.before = before
+                torch.set_num_threads(self.threads)
+
+    def __exit__(self, *exc_info) -> None:
+        if self.before is not None:
+            torch.set_num_threads(self.before)
+            self.before = None
