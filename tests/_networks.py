@@ -76,3 +76,19 @@ class LargestInputs(PruningMethod):
 
     def compute_scores(self, ctx):
         return ctx.layer.weight.detach().abs() * (1.0 + torch.arange(ctx.layer.in_features))
+
+
+def counted_grid_search(X, y, memory, counts, **params):
+    """``GridSearchCV`` (cv=3, refit) over three sparsities of a small classifier whose
+    dense trainings a :class:`DenseTrainingCounter` records in ``counts``."""
+    from sklearn.model_selection import GridSearchCV
+
+    from sklearn_ecprune import ECPrunedMLPClassifier
+
+    net = ECPrunedMLPClassifier(
+        **params,
+        hidden_layer_sizes=(32,),
+        memory=memory,
+        callbacks=[("count", DenseTrainingCounter(counts))],
+    )
+    return GridSearchCV(net, {"sparsity": [0.5, 0.8, 0.9]}, cv=3).fit(X, y)

@@ -9,7 +9,6 @@ import joblib
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
-from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_ecprune import ECPrunedMLPClassifier
@@ -54,20 +53,9 @@ def ray_on_two_cpus(monkeypatch):
 @pytest.mark.slow
 def test_grid_search_on_ray_equals_the_serial_one(ray_on_two_cpus, digits, tmp_path):
     X, y = digits
-    grid = {"sparsity": [0.5, 0.8, 0.9]}
-
-    def search(memory, counts):
-        net = ECPrunedMLPClassifier(
-            **FAST,
-            hidden_layer_sizes=(32,),
-            memory=memory,
-            callbacks=[("count", _networks.DenseTrainingCounter(counts))],
-        )
-        return GridSearchCV(net, grid, cv=3).fit(X, y)
-
-    serial = search(None, tmp_path / "serial")
+    serial = _networks.counted_grid_search(X, y, None, tmp_path / "serial", **FAST)
     with joblib.parallel_backend("ray"):
-        on_ray = search(tmp_path / "cache", tmp_path / "ray")
+        on_ray = _networks.counted_grid_search(X, y, tmp_path / "cache", tmp_path / "ray", **FAST)
     np.testing.assert_array_equal(
         on_ray.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"]
     )

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_digits
-from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
@@ -272,16 +271,10 @@ def test_grid_search_on_a_dask_cluster_equals_the_serial_one(digits, tmp_path):
     distributed = pytest.importorskip("dask.distributed")
     X, y = digits
     X, y = X[:600], y[:600]
-    grid = {"sparsity": [0.5, 0.8, 0.9]}
 
     def search(memory, counts):
-        net = ECPrunedMLPClassifier(
-            **FAST,
-            hidden_layer_sizes=(32,),
-            memory=memory,
-            callbacks=[("count", _networks.DenseTrainingCounter(counts))],
-        )
-        return GridSearchCV(net, grid, cv=3).fit(X, y).cv_results_["mean_test_score"]
+        grid = _networks.counted_grid_search(X, y, memory, counts, **FAST)
+        return grid.cv_results_["mean_test_score"]
 
     serial = search(None, tmp_path / "serial")
     with (
