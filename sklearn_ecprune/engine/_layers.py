@@ -5,13 +5,44 @@ Pure PyTorch: nothing here knows about scikit-learn or skorch.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["as_input_tensor", "find_linear_layers", "module_device_dtype"]
+__all__ = ["as_input_tensor", "evaluating", "find_linear_layers", "module_device_dtype"]
+
+
+@contextlib.contextmanager
+def evaluating(*modules: nn.Module) -> Iterator[None]:
+    """Run the block with ``modules`` in eval mode, then give every submodule its mode back.
+
+    Each submodule's own mode is restored (``module.train(mode)`` would set them all
+    to the top module's), also when the block raises.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ecprune.engine._layers import evaluating
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout())
+    >>> net[1].eval()  # a submodule kept in eval mode on purpose
+    Dropout(p=0.5, inplace=False)
+    >>> with evaluating(net):
+    ...     net.training, net[1].training
+    (False, False)
+    >>> net.training, net[0].training, net[1].training
+    (True, True, False)
+    """
+    modes = [(sub, sub.training) for module in modules for sub in module.modules()]
+    for module in modules:
+        module.eval()
+    try:
+        yield
+    finally:
+        for sub, mode in modes:
+            sub.training = mode
 
 
 def module_device_dtype(module: nn.Module) -> tuple[torch.device, torch.dtype]:
@@ -76,10 +107,8 @@ def find_linear_layers(
     handles = [
         layer.register_forward_hook(lambda mod, _inp, _out: order.append(mod)) for layer in names
     ]
-    was_training = module.training
     try:
-        module.eval()
-        with torch.no_grad():
+        with evaluating(module), torch.no_grad():
             module(X[:1])
     except Exception as exc:  # a user's module can raise anything on a bad shape
         first = next(iter(names))
@@ -92,7 +121,6 @@ def find_linear_layers(
     finally:
         for handle in handles:
             handle.remove()
-        module.train(was_training)
 
     shared: dict[int, str] = {}
     for layer, name in names.items():

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from ._layers import as_input_tensor, find_linear_layers
+from ._layers import as_input_tensor, evaluating, find_linear_layers
 from ._statistics import collect_statistics, ecp_closed_form, output_matrix
 from ._validation import BATCH_SIZE, validate_params
 
@@ -117,9 +117,7 @@ def layer_nonlinear_importance(
         z[block, :, i] += -weight[i, j][:, None] * a[block, :, j] + shift[i, j][:, None]
         return z.reshape(output.shape)
 
-    was_training = module.training
-    module.eval()
-    try:
+    with evaluating(module):
         with torch.no_grad():
             for start in range(0, X.shape[0], batch_size):
                 batch = X[start : start + batch_size]
@@ -139,6 +137,4 @@ def layer_nonlinear_importance(
                         )
                 finally:
                     handle.remove()
-    finally:
-        module.train(was_training)
     return (error / X.shape[0]).reshape(weight.shape)

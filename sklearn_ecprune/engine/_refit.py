@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ._layers import evaluating
 from ._statistics import output_matrix, squared_output_gradients
 
 __all__ = ["capture", "refit_importance", "refit_layer", "refit_layer_cg"]
@@ -59,30 +60,26 @@ def _collect(
     if reference is not None:
         handles.append(ref_layer.register_forward_hook(record("ref")))
     inputs, sensitivities, targets = [], [], []
-    was_training = [net.training for net in networks]
-    for net in networks:
-        net.eval()
-    try:
-        for start in range(0, X.shape[0], batch_size):
-            batch = X[start : start + batch_size]
-            with torch.enable_grad():
-                out = output_matrix(module(batch.detach().requires_grad_(True)), output_fn)
-                (weights,) = squared_output_gradients(out, [seen["cur_out"]])
-            a = seen["cur_in"].to(dtype)
-            inputs.append(torch.cat([a, torch.ones_like(a[:, :1])], dim=1))
-            if sample_weight is not None:
-                weights = weights * sample_weight[start : start + batch_size, None]
-            sensitivities.append(weights.to(dtype))
-            if reference is not None:
-                with torch.no_grad():
-                    reference(batch)
-                targets.append(seen["ref_out"].detach().to(dtype))
-            seen.clear()
-    finally:
-        for handle in handles:
-            handle.remove()
-        for net, mode in zip(networks, was_training, strict=True):
-            net.train(mode)
+    with evaluating(*networks):
+        try:
+            for start in range(0, X.shape[0], batch_size):
+                batch = X[start : start + batch_size]
+                with torch.enable_grad():
+                    out = output_matrix(module(batch.detach().requires_grad_(True)), output_fn)
+                    (weights,) = squared_output_gradients(out, [seen["cur_out"]])
+                a = seen["cur_in"].to(dtype)
+                inputs.append(torch.cat([a, torch.ones_like(a[:, :1])], dim=1))
+                if sample_weight is not None:
+                    weights = weights * sample_weight[start : start + batch_size, None]
+                sensitivities.append(weights.to(dtype))
+                if reference is not None:
+                    with torch.no_grad():
+                        reference(batch)
+                    targets.append(seen["ref_out"].detach().to(dtype))
+                seen.clear()
+        finally:
+            for handle in handles:
+                handle.remove()
     target = torch.cat(targets) if targets else None
     return torch.cat(inputs), torch.cat(sensitivities), target
 
@@ -326,20 +323,18 @@ def capture(
         raise _StopForward
 
     handle = layer.register_forward_hook(hook)
-    was_training = module.training
-    module.eval()
-    try:
-        with torch.no_grad():
-            for start in range(0, X.shape[0], batch_size):
-                try:
-                    module(X[start : start + batch_size])
-                except _StopForward:
-                    pass
-                if position[0] >= X.shape[0]:
-                    break
-    finally:
-        handle.remove()
-        module.train(was_training)
+    with evaluating(module):
+        try:
+            with torch.no_grad():
+                for start in range(0, X.shape[0], batch_size):
+                    try:
+                        module(X[start : start + batch_size])
+                    except _StopForward:
+                        pass
+                    if position[0] >= X.shape[0]:
+                        break
+        finally:
+            handle.remove()
     return captured[0]
 
 

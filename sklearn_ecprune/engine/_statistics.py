@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ._layers import as_input_tensor, find_linear_layers
+from ._layers import as_input_tensor, evaluating, find_linear_layers
 from ._validation import BATCH_SIZE, validate_params
 
 __all__ = [
@@ -216,51 +216,49 @@ def statistics_pass(
         else None
     )
     recorder = _Recorder(layers)
-    was_training = module.training
-    module.eval()
-    try:
-        for start in range(0, n, batch_size):
-            stop = min(start + batch_size, n)
-            batch = X[start:stop]
-            if with_output_grads:
-                # Gradients w.r.t. the layers' outputs need a graph even when the
-                # parameters are frozen; a leaf input gives one.
-                with torch.enable_grad():
-                    y = output_matrix(module(batch.detach().requires_grad_(True)), output_fn)
-                    g_sq = squared_output_gradients(y, [recorder.outputs[m] for m in layers])
-            else:
-                with torch.no_grad():
-                    module(batch)
-            for i, layer in enumerate(layers):
-                a = recorder.inputs[layer]
-                if a.ndim != 2:
-                    raise ValueError(
-                        f"Linear layer {named[i][0]!r} receives a {a.ndim}-D input; "
-                        "only 2-D (n_samples, features) inputs are supported."
-                    )
-                if centres[i] is None:
-                    centres[i] = a.mean(0)
-                centred = a - centres[i]
-                rows = None if sample_weight is None else sample_weight[start:stop, None]
-                input_sum[i] += _column_sums(centred, rows)
+    with evaluating(module):
+        try:
+            for start in range(0, n, batch_size):
+                stop = min(start + batch_size, n)
+                batch = X[start:stop]
                 if with_output_grads:
-                    weights = g_sq[i].to(a.dtype)
-                    if rows is not None:
-                        weights = weights * rows.to(a.dtype)
-                    s0[i] += weights.sum(0, dtype=_ACC)
-                    s1[i] += weights.T @ centred  # summed into float64 in place
-                centred.square_()
-                input_sq[i] += _column_sums(centred, rows)
-                if with_output_grads:
-                    s2[i] += weights.T @ centred
-                    if kept is not None:
-                        kept[i][start:stop] = weights
-                del centred
-            recorder.inputs.clear()
-            recorder.outputs.clear()
-    finally:
-        recorder.remove()
-        module.train(was_training)
+                    # Gradients w.r.t. the layers' outputs need a graph even when the
+                    # parameters are frozen; a leaf input gives one.
+                    with torch.enable_grad():
+                        y = output_matrix(module(batch.detach().requires_grad_(True)), output_fn)
+                        g_sq = squared_output_gradients(y, [recorder.outputs[m] for m in layers])
+                else:
+                    with torch.no_grad():
+                        module(batch)
+                for i, layer in enumerate(layers):
+                    a = recorder.inputs[layer]
+                    if a.ndim != 2:
+                        raise ValueError(
+                            f"Linear layer {named[i][0]!r} receives a {a.ndim}-D input; "
+                            "only 2-D (n_samples, features) inputs are supported."
+                        )
+                    if centres[i] is None:
+                        centres[i] = a.mean(0)
+                    centred = a - centres[i]
+                    rows = None if sample_weight is None else sample_weight[start:stop, None]
+                    input_sum[i] += _column_sums(centred, rows)
+                    if with_output_grads:
+                        weights = g_sq[i].to(a.dtype)
+                        if rows is not None:
+                            weights = weights * rows.to(a.dtype)
+                        s0[i] += weights.sum(0, dtype=_ACC)
+                        s1[i] += weights.T @ centred  # summed into float64 in place
+                    centred.square_()
+                    input_sq[i] += _column_sums(centred, rows)
+                    if with_output_grads:
+                        s2[i] += weights.T @ centred
+                        if kept is not None:
+                            kept[i][start:stop] = weights
+                    del centred
+                recorder.inputs.clear()
+                recorder.outputs.clear()
+        finally:
+            recorder.remove()
 
     stats = {}
     for i, (name, _) in enumerate(named):
@@ -316,9 +314,7 @@ def loss_gradients(
     """Mean gradient of ``loss_fn`` w.r.t. each layer's weight over the data."""
     weights = [layer.weight for _, layer in named]
     totals = [torch.zeros_like(w, dtype=_ACC) for w in weights]
-    was_training = module.training
-    module.eval()
-    try:
+    with evaluating(module):
         for start in range(0, X.shape[0], batch_size):
             stop = start + batch_size
             with torch.enable_grad():
@@ -329,8 +325,6 @@ def loss_gradients(
             for total, grad in zip(totals, grads, strict=True):
                 if grad is not None:
                     total += grad.to(_ACC) * n_batch
-    finally:
-        module.train(was_training)
     return {name: total / X.shape[0] for (name, _), total in zip(named, totals, strict=True)}
 
 
