@@ -207,7 +207,7 @@ def packed_linear(layer: nn.Linear):
     CPU matrix products (MKL's) take another kernel for one to three rows, which rounds
     differently: a row's prediction would depend on its batch. oneDNN's product on a
     weight packed for small batches is measured, here and now, to compute rows 1, 2-3,
-    3-5 and 1-9 of a batch exactly as in the batch of nine, and to agree with
+    4-5 and 1-9 of a batch exactly as in the batch of nine, and to agree with
     ``F.linear`` up to float rounding; where oneDNN is missing or either check fails,
     the caller pads small batches instead. Also faster than ``F.linear`` at every batch
     size measured (``benchmarks/bench_inference.py``).
