@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._sparse import SparseLinear, prefers_sparse, replace_submodule
+from ._sparse import DerivedCache, SparseLinear, prefers_sparse, replace_submodule
 from ._structured import compact_module
 
 __all__ = [
@@ -67,7 +67,7 @@ def padded_forward(module: nn.Module, rows: np.ndarray, device) -> torch.Tensor:
     return module(torch.from_numpy(rows).to(device))[:n]
 
 
-class AlignedNet(nn.Module):
+class AlignedNet(DerivedCache, nn.Module):
     """A network whose Linear layers are padded with zeros to multiples of 16 features.
 
     float32 products on the CPU round a row differently depending on its alignment in
@@ -91,6 +91,8 @@ class AlignedNet(nn.Module):
     >>> wide.inner[0].weight.shape, wide(torch.ones(1, 3)).shape
     (torch.Size([16, 16]), torch.Size([1, 2]))
     """
+
+    _cache = "_steps"  # the layers as plain functions (packed weights included)
 
     def __init__(self, inner: nn.Module, n_inputs: int, width: int, n_outputs: int):
         super().__init__()
@@ -149,22 +151,6 @@ class AlignedNet(nn.Module):
                 self._steps = (steps, True)
         return self._steps
 
-    def _apply(self, fn, recurse=True):
-        self._steps = None  # the tensors are replaced (.to(), .float()): rebuild
-        return super()._apply(fn, recurse)
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        state["_steps"] = None  # rebuilt on use, from the unpickled tensors
-        return state
-
-    def __deepcopy__(self, memo):
-        copied = type(self).__new__(type(self))
-        memo[id(self)] = copied
-        state = {k: v for k, v in self.__dict__.items() if k != "_steps"}
-        copied.__dict__.update(copy.deepcopy(state, memo))
-        copied._steps = None
-        return copied
 
 
 # Elementwise layers: a row's values do not depend on the other rows.

@@ -69,7 +69,35 @@ def prefers_sparse(n_weights: int, density: float, threads: int | None = None) -
     return density <= limit
 
 
-class SparseLinear(nn.Module):
+class DerivedCache:
+    """A module mixin for one attribute derived from the tensors and rebuilt on use.
+
+    The attribute named by ``_cache`` (a view or a prepared form of the weights) is
+    forgotten when the tensors are replaced (``.to()``, ``.float()``) and is never
+    copied or pickled: a copy or an unpickled module builds its own from its tensors.
+    """
+
+    _cache: str
+
+    def _apply(self, fn, recurse=True):
+        setattr(self, self._cache, None)
+        return super()._apply(fn, recurse)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state[self._cache] = None
+        return state
+
+    def __deepcopy__(self, memo):
+        copied = type(self).__new__(type(self))
+        memo[id(self)] = copied
+        state = {k: v for k, v in self.__dict__.items() if k != self._cache}
+        copied.__dict__.update(copy.deepcopy(state, memo))
+        setattr(copied, self._cache, None)
+        return copied
+
+
+class SparseLinear(DerivedCache, nn.Module):
     """An inference-only Linear layer whose weight is stored as a CSR matrix.
 
     Computes ``x W^T + b`` with scipy's CSR product on the CPU (``kernel="scipy"``,
@@ -97,6 +125,8 @@ class SparseLinear(nn.Module):
     >>> torch.allclose(sparse(x), dense(x), atol=1e-6)
     True
     """
+
+    _cache = "_scipy"  # scipy's CSR view of the buffers
 
     def __init__(self, linear: nn.Linear, kernel: str = "scipy"):
         super().__init__()
@@ -160,23 +190,6 @@ class SparseLinear(nn.Module):
         if self.bias is not None:
             out = out + self.bias
         return out.reshape(*x.shape[:-1], self.out_features)
-
-    def _apply(self, fn, recurse=True):
-        self._scipy = None  # device or dtype changes: rebuild the scipy view lazily
-        return super()._apply(fn, recurse)
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        state["_scipy"] = None  # a view of the buffers: rebuilt on use
-        return state
-
-    def __deepcopy__(self, memo):
-        copied = type(self).__new__(type(self))
-        memo[id(self)] = copied
-        state = {k: v for k, v in self.__dict__.items() if k != "_scipy"}
-        copied.__dict__.update(copy.deepcopy(state, memo))
-        copied._scipy = None
-        return copied
 
     def extra_repr(self) -> str:
         """Sizes, the density of the stored weight and the kernel."""
