@@ -59,12 +59,18 @@ def padded_forward(module: nn.Module, rows: np.ndarray, device) -> torch.Tensor:
     """
     if isinstance(module, AlignedNet):
         return module.forward_rows(rows, device)
-    n = rows.shape[0]
-    if n < MIN_ROWS:
-        padded = np.zeros((MIN_ROWS, *rows.shape[1:]), dtype=rows.dtype)
-        padded[:n] = rows
-        rows = padded
-    return module(torch.from_numpy(rows).to(device))[:n]
+    padded = _zero_padded(rows, MIN_ROWS, rows.shape[1])
+    return module(torch.from_numpy(padded).to(device))[: rows.shape[0]]
+
+
+def _zero_padded(rows: np.ndarray, n_rows: int, width: int) -> np.ndarray:
+    """``rows`` with zero rows up to ``n_rows`` and zero columns up to ``width`` (one
+    copy), or ``rows`` itself where none is missing."""
+    if rows.shape[0] >= n_rows and rows.shape[1] >= width:
+        return rows
+    padded = np.zeros((max(rows.shape[0], n_rows), width), dtype=rows.dtype)
+    padded[: rows.shape[0], : rows.shape[1]] = rows
+    return padded
 
 
 class AlignedNet(DerivedCache, nn.Module):
@@ -120,12 +126,7 @@ class AlignedNet(DerivedCache, nn.Module):
         """
         n = rows.shape[0]
         steps, row_exact = self._plain_steps()
-        least = 1 if row_exact else MIN_ROWS
-        if n < least or self.width > rows.shape[1]:
-            padded = np.zeros((max(n, least), self.width), dtype=np.float32)
-            padded[:n, : self.n_inputs] = rows
-            rows = padded
-        x = torch.from_numpy(rows)
+        x = torch.from_numpy(_zero_padded(rows, 1 if row_exact else MIN_ROWS, self.width))
         if device is not None and x.device != torch.device(device):
             x = x.to(device)
         for step in steps:
