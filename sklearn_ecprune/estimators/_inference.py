@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
@@ -20,6 +23,16 @@ __all__ = ["InferenceMixin"]
 _PREDICT_CHUNK = 4096
 
 
+class _Inference(NamedTuple):
+    """What predictions run on, built once the weights are final (``_inference_``)."""
+
+    layout: str  # the ``inference`` it was built for
+    module: torch.nn.Module
+    device: torch.device  # where the network is (walking it costs more than one row)
+    nonlinearity_for: Any  # the ``predict_nonlinearity`` that ``nonlinearity`` resolves
+    nonlinearity: Callable
+
+
 class InferenceMixin:
     """``predict``'s network (compacted, CSR where faster) and ``to_torch``."""
 
@@ -32,8 +45,8 @@ class InferenceMixin:
         """
         check_is_fitted(self)
         cached = getattr(self, "_inference_", None)
-        if cached is not None and cached[3] is self.predict_nonlinearity:
-            nonlinearity = cached[4]  # resolved when the network was built
+        if cached is not None and cached.nonlinearity_for is self.predict_nonlinearity:
+            nonlinearity = cached.nonlinearity  # resolved when the network was built
         else:
             nonlinearity = self._get_predict_nonlinearity()
         if isinstance(X, torch.utils.data.Dataset):  # e.g. skorch's own scoring callbacks
@@ -51,8 +64,8 @@ class InferenceMixin:
         # Where the network is: recorded when it was built (``set_params(device=...)``
         # acts at the next fit), since walking the module would cost more than a
         # one-row prediction.
-        if cached is not None and cached[1] is module:
-            device = cached[2]
+        if cached is not None and cached.module is module:
+            device = cached.device
         else:
             device = next(module.parameters()).device
         # The inference copy is built in eval mode; only module_ (during fit) needs the
@@ -95,19 +108,21 @@ class InferenceMixin:
         if not hasattr(self, "masks_") or (plan is not None and plan.training):
             return self.module_
         cached = getattr(self, "_inference_", None)
-        if cached is not None and cached[0] == self.inference:
-            return cached[1]
+        if cached is not None and cached.layout == self.inference:
+            return cached.module
         return inference_module(self.module_, self.inference)  # (predict changes nothing)
 
     def _refresh_inference(self) -> None:
         """Build the inference network once the weights are final (end of fit, load)."""
         module = inference_module(self.module_, self.inference)
-        device = next(self.module_.parameters()).device
-        # The predict non-linearity is resolved here once (skorch resolves it per call),
-        # for the value of predict_nonlinearity it was resolved for.
-        nonlinearity = self._get_predict_nonlinearity()
-        resolved_for = self.predict_nonlinearity
-        self._inference_ = (self.inference, module, device, resolved_for, nonlinearity)
+        # The predict non-linearity is resolved here once (skorch resolves it per call).
+        self._inference_ = _Inference(
+            self.inference,
+            module,
+            next(self.module_.parameters()).device,
+            self.predict_nonlinearity,
+            self._get_predict_nonlinearity(),
+        )
 
     def _invalidate_inference(self) -> None:
         """Forget the inference network: the weights are about to change."""
