@@ -301,26 +301,26 @@ def _write_api_files() -> None:
 
 
 def _compensation(cls) -> str:
-    refit = getattr(cls, "refit", None)
-    if refit == "exact":
-        return "yes: least-squares refit of the kept weights and the bias, solved exactly"
-    if refit == "cg":
-        return (
-            "yes: the same least-squares refit, solved by conjugate gradients (``cg_iterations``)"
-        )
-    return "yes, bias shift" if getattr(cls, "compensates", False) else "no"
+    compensator = cls.compensator
+    label = f"``{type(compensator).__name__}``: {_first_line(type(compensator))}"
+    if not compensator.optional:
+        return f"yes, always: {label}"
+    return f"yes: {label}" if cls.compensates else "no (``compensate=True``: the bias shift)"
 
 
 def _needs(cls) -> str:
+    parts = (cls, cls.compensator) if cls.compensates else (cls,)
     needs = []
-    if getattr(cls, "needs_statistics", False):
+    if any(getattr(part, "needs_statistics", False) for part in parts):
         needs.append("S0, S1, S2")
     if getattr(cls, "needs_inputs", False):
         needs.append("mean squared inputs")
     if getattr(cls, "needs_loss_gradient", False):
         needs.append("labelled data (``y``)")
-    if getattr(cls, "refit", None) is not None:
-        needs.append("per-sample sensitivities and the reference pre-activations")
+    if any(getattr(part, "needs_sensitivities", False) for part in parts):
+        needs.append("per-sample sensitivities")
+    if getattr(cls.compensator, "needs_reference", False) and cls.compensates:
+        needs.append("the reference pre-activations")
     return ", ".join(needs) or "the weights only"
 
 

@@ -11,7 +11,14 @@ from torch import nn
 
 from sklearn_ecprune import ecp_statistics, prune_mlp
 from sklearn_ecprune.engine._methods import ecp_closed_form
-from sklearn_ecprune.engine._refit import _cholesky, refit_importance, refit_layer
+from sklearn_ecprune.engine._refit import (
+    RefitProblem,
+    _cholesky,
+    capture,
+    refit_importance,
+    refit_layer,
+)
+from sklearn_ecprune.engine._statistics import statistics_pass
 
 
 def make_net(sizes=(5, 12, 10, 3), **kwargs):
@@ -20,6 +27,18 @@ def make_net(sizes=(5, 12, 10, 3), **kwargs):
 
 def make_X(n=200, **kwargs):
     return _networks.make_X(n, **kwargs)
+
+
+def refit_problem(net, X, name, keep, ridge, reference=None):
+    """Layer ``name``'s refit towards ``reference``, with sensitivities on ``net``."""
+    layer = linears(net)[name]
+    _, sensitivities = statistics_pass(net, X, [(name, layer)], 1024, keep_sensitivities=True)
+
+    def target(start, stop):
+        return capture(reference, linears(reference)[name], X[start:stop], 1024, "out")
+
+    inputs = capture(net, layer, X, 1024, "in")
+    return RefitProblem(layer, keep, inputs, sensitivities[name], target, ridge, chunk=1024)
 
 
 def weighted_error(reference, pruned, X, name):
@@ -197,18 +216,18 @@ def test_refit_importance_with_only_the_bias_free_is_ecp_importance():
     net, X = make_net(sizes=(1, 6, 2)), make_X(d=1)
     stats = ecp_statistics(net, X)
     expected, _ = ecp_closed_form(net[0].weight, stats["0"])
-    scores = refit_importance(net, X, net[0], 1024, None, ridge=0.0)
+    scores = refit_importance(refit_problem(net, X, "0", net[0].weight != 0, ridge=0.0))
     torch.testing.assert_close(scores, expected)
 
 
 @pytest.mark.parametrize("row, col", [(0, 0), (2, 3), (5, 6)])
 def test_refit_importance_is_the_error_left_after_the_refit(row, col):
     net, X = make_net(), make_X()
-    scores = refit_importance(net, X, net[2], 1024, None, ridge=0.0)
+    scores = refit_importance(refit_problem(net, X, "2", net[2].weight != 0, ridge=0.0))
     keep = torch.ones_like(net[2].weight, dtype=torch.bool)
     keep[row, col] = False
     pruned = copy.deepcopy(net)
-    refit_layer(pruned, net, X, pruned[2], net[2], keep, 1024, None, 0.0)
+    refit_layer(refit_problem(pruned, X, "2", keep, ridge=0.0, reference=net))
     assert float(pruned[2].weight.detach()[row, col]) == 0.0
     error = weighted_error(net, pruned, X, "2")
     assert math.isclose(float(scores[row, col]), error, rel_tol=1e-6)
@@ -221,7 +240,7 @@ def test_refit_importance_of_pruned_weights_is_zero():
     net, X = make_net(), make_X()
     with torch.no_grad():
         net[2].weight[:, :3] = 0
-    scores = refit_importance(net, X, net[2], 1024, None, ridge=1e-3)
+    scores = refit_importance(refit_problem(net, X, "2", net[2].weight != 0, ridge=1e-3))
     assert bool((scores[:, :3] == 0).all())
     assert bool((scores[:, 3:] > 0).all())
 

@@ -3,9 +3,11 @@
 statistics -> scores -> selection -> apply -> refit, for any ``torch.nn.Module`` made of
 ``nn.Linear`` layers:
 
-- ``_layers``: the prunable layers, in forward order, and input checks;
+- ``_layers``: the prunable layers, in forward order, input checks, the one way to
+  hook a layer (``forward_hooks``) and ``evaluating``;
 - ``_statistics``: ECP's S0, S1, S2 (one forward and K backward passes per batch);
 - ``_methods``: one class per criterion, in one registry (:data:`PRUNING_METHODS`);
+  a method is a scorer and a compensator (``_compensators``: bias shift, refits);
 - ``_selection``: which weights go, and the schedule of steps;
 - ``_prune``: :func:`prune_mlp`, which runs them; ``_refit``: the least-squares refit;
 - ``_structured``: :func:`prune_neurons`; ``_sparse``: CSR inference layers;
@@ -18,7 +20,13 @@ Names are imported on first use, so that importing this package is cheap.
 from ._lazy import lazy_attributes
 
 _EXPORTS = {
+    "BiasShift": "._compensators",
+    "Compensator": "._compensators",
+    "ConjugateGradientRefit": "._compensators",
     "DEFAULT_METHOD": "._methods",
+    "ExactRefit": "._compensators",
+    "LayerStep": "._compensators",
+    "MaskOnly": "._compensators",
     "EmptyLayerWarning": "._prune",
     "PRUNING_METHODS": "._methods",
     "InvalidParameterError": "._validation",

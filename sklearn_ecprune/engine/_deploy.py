@@ -153,7 +153,6 @@ class AlignedNet(DerivedCache, nn.Module):
         return self._steps
 
 
-
 # Elementwise layers: a row's values do not depend on the other rows.
 _ROWWISE = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.Identity, nn.LeakyReLU, nn.ELU, nn.GELU)
 

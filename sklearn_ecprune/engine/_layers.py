@@ -6,13 +6,21 @@ Pure PyTorch: nothing here knows about scikit-learn or skorch.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["as_input_tensor", "evaluating", "find_linear_layers", "module_device_dtype"]
+__all__ = [
+    "as_input_tensor",
+    "evaluating",
+    "find_linear_layers",
+    "forward_hooks",
+    "module_device_dtype",
+]
+
+ForwardHook = Callable[[nn.Module, tuple, torch.Tensor], torch.Tensor | None]
 
 
 @contextlib.contextmanager
@@ -43,6 +51,35 @@ def evaluating(*modules: nn.Module) -> Iterator[None]:
     finally:
         for sub, mode in modes:
             sub.training = mode
+
+
+@contextlib.contextmanager
+def forward_hooks(hooks: Mapping[nn.Module, ForwardHook]) -> Iterator[None]:
+    """Run the block with a forward hook on each module; all are removed afterwards.
+
+    The engine's one way to watch (or change) what a layer computes: the statistics
+    pass, the refits, the layer order and the exact removal error all use it. A hook
+    that returns a tensor replaces the layer's output, as in ``register_forward_hook``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ecprune.engine._layers import forward_hooks
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU())
+    >>> seen = []
+    >>> with forward_hooks({net[0]: lambda layer, inputs, output: seen.append(output.shape)}):
+    ...     _ = net(torch.randn(4, 2))
+    >>> seen, len(net[0]._forward_hooks)
+    ([torch.Size([4, 3])], 0)
+    """
+    handles = []
+    try:
+        for module, hook in hooks.items():
+            handles.append(module.register_forward_hook(hook))
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def module_device_dtype(module: nn.Module) -> tuple[torch.device, torch.dtype]:
@@ -104,11 +141,9 @@ def find_linear_layers(
     if not names:
         raise ValueError(f"The module {type(module).__name__} has no nn.Linear layer to prune.")
     order: list[nn.Linear] = []
-    handles = [
-        layer.register_forward_hook(lambda mod, _inp, _out: order.append(mod)) for layer in names
-    ]
+    record = dict.fromkeys(names, lambda layer, _inputs, _output: order.append(layer))
     try:
-        with evaluating(module), torch.no_grad():
+        with forward_hooks(record), evaluating(module), torch.no_grad():
             module(X[:1])
     except Exception as exc:  # a user's module can raise anything on a bad shape
         first = next(iter(names))
@@ -118,9 +153,6 @@ def find_linear_layers(
                 f"expects {first.in_features}."
             ) from exc
         raise ValueError(f"The module's forward pass failed on X: {exc}") from exc
-    finally:
-        for handle in handles:
-            handle.remove()
 
     shared: dict[int, str] = {}
     for layer, name in names.items():

@@ -1,9 +1,10 @@
 """Pruning criteria: one small class per method, all in one registry.
 
-A method turns a layer (and the statistics it asks for) into a score per weight; the
-lowest scores are pruned first. Whether the bias is compensated is decided by the
-caller (``compensate``), with the ECP optimum ``W * S1 / S0`` as the shift; methods
-that refit (``"ecp-ls"``) instead solve for the kept weights and the bias together.
+A method is a scorer and a compensator. Its ``compute_scores`` turns a layer (and the
+statistics it asks for) into a score per weight; the lowest scores are pruned first.
+Its ``compensator`` (``_compensators``) then makes up for the removed weights: ECP's
+bias shift ``W * S1 / S0`` (switched on or off by ``compensate``), or a least-squares
+refit of the kept weights and the bias (``"ecp-ls"``, ``"ecp-cg"``), which is always on.
 """
 
 from __future__ import annotations
@@ -15,8 +16,15 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from ._compensators import (
+    BiasShift,
+    Compensator,
+    ConjugateGradientRefit,
+    ExactRefit,
+    MaskOnly,
+)
 from ._oracle import layer_nonlinear_importance
-from ._refit import refit_importance
+from ._refit import RefitProblem, capture, refit_importance
 from ._statistics import LayerStatistics, ecp_closed_form
 
 __all__ = [
@@ -25,6 +33,7 @@ __all__ = [
     "PRUNING_METHODS",
     "LayerContext",
     "PruningMethod",
+    "compensator_for",
     "ecp_closed_form",
     "get_method",
     "register_method",
@@ -43,7 +52,9 @@ class LayerContext:
 
     ``prune_mlp`` builds one per layer and step and passes it to the method's
     ``compute_scores``; ``stats`` is filled when the method asks for statistics
-    (``needs_statistics``), ``loss_grad`` when it asks for the loss gradient.
+    (``needs_statistics``), ``loss_grad`` when it asks for the loss gradient,
+    ``sensitivities`` (each sample's ``s_i = sum_k g_ik^2`` of every row,
+    ``(n_samples, out_features)``) when it asks for them (``needs_sensitivities``).
 
     Examples
     --------
@@ -66,14 +77,20 @@ class LayerContext:
     output_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
     ridge: float = 1e-3
     sample_weight: torch.Tensor | None = None
+    sensitivities: torch.Tensor | None = None
+
+
+# What a method set before it owned a compensator, and what replaces it.
+_REFIT_MIGRATION = {"exact": "ExactRefit()", "cg": "ConjugateGradientRefit()"}
 
 
 class PruningMethod:
     """Base class of a pruning criterion.
 
-    Subclasses set ``name`` and the statistics they need, and implement
-    :meth:`compute_scores`. The class attributes tell the engine which (costly)
-    passes over the data to run before scoring.
+    A method is a scorer and a compensator. Subclasses set ``name`` and the
+    statistics their scores need, and implement :meth:`compute_scores`; they may
+    choose another ``compensator``. The engine reads what the scorer and the
+    compensator need and runs one pass over the data per step for both.
 
     Attributes
     ----------
@@ -85,13 +102,16 @@ class PruningMethod:
         Needs only the mean squared layer inputs (one forward pass).
     needs_loss_gradient : bool
         Needs the gradient of a loss over labelled data (``y`` in prune_mlp).
+    needs_sensitivities : bool
+        Needs each sample's output sensitivity of every row (``ctx.sensitivities``).
+    compensator : Compensator
+        How the removed weights are compensated: ECP's bias shift (the default), no
+        compensation (``MaskOnly``), or a least-squares refit of the kept weights
+        and bias, exact (``ExactRefit``, ``"ecp-ls"``) or by conjugate gradients
+        (``ConjugateGradientRefit``, ``"ecp-cg"``).
     compensates : bool
-        Whether the bias is compensated when ``compensate=None``.
-    refit : {None, "exact", "cg"}
-        How the engine compensates after the selection: ``None`` shifts the biases
-        (when ``compensate``); ``"exact"`` refits each row's kept weights and bias by
-        least squares, solved exactly (``"ecp-ls"``); ``"cg"`` solves the same
-        problem approximately by conjugate gradients (``"ecp-cg"``).
+        Whether an optional compensator (the bias shift) is on when
+        ``compensate=None``. A refit is always on.
 
     Examples
     --------
@@ -115,8 +135,25 @@ class PruningMethod:
     needs_statistics: ClassVar[bool] = False
     needs_inputs: ClassVar[bool] = False
     needs_loss_gradient: ClassVar[bool] = False
+    needs_sensitivities: ClassVar[bool] = False
+    compensator: ClassVar[Compensator] = BiasShift()
     compensates: ClassVar[bool] = False
-    refit: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        refit = cls.__dict__.get("refit")
+        if refit is not None:
+            replacement = _REFIT_MIGRATION.get(refit, "a Compensator instance")
+            raise TypeError(
+                f"{cls.__name__}.refit = {refit!r}: a method now owns its compensation. "
+                f"Set compensator = {replacement} (from sklearn_ecprune.engine) "
+                "instead of refit."
+            )
+        if not isinstance(cls.compensator, Compensator):
+            raise TypeError(
+                f"{cls.__name__}.compensator must be a Compensator instance, got "
+                f"{cls.compensator!r}."
+            )
 
     def compute_scores(self, ctx: LayerContext) -> torch.Tensor:
         """Score every weight of ``ctx.layer``; lower means pruned first."""
@@ -178,6 +215,26 @@ class _MethodConstraint:
 
 
 METHOD = [_MethodConstraint()]
+
+
+def compensator_for(method: PruningMethod, compensate: bool | None) -> Compensator:
+    """The compensator a run uses: the method's own, unless ``compensate`` turns it off.
+
+    ``None`` follows the method (``compensates``). A refit cannot be turned off:
+    ``compensate=False`` raises ``ValueError`` there.
+    """
+    own = method.compensator
+    if not own.optional:
+        if compensate is False:
+            raise ValueError(
+                f"method={method.name!r} compensates through its least-squares refit; "
+                "compensate=False is not available with it (use method='ecp' for that)."
+            )
+        return own
+    on = method.compensates if compensate is None else compensate
+    return own if on else MaskOnly()
+
+
 """The constraint of ``method=`` in :func:`prune_mlp` and ``pruning=`` in the estimators."""
 
 
@@ -246,7 +303,7 @@ class ECPLeastSquaresMethod(ECPMethod):
     """
 
     name = "ecp-ls"
-    refit = "exact"
+    compensator = ExactRefit()
 
 
 @register_method
@@ -276,11 +333,11 @@ class ECPConjugateGradientMethod(ECPMethod):
     """
 
     name = "ecp-cg"
-    refit = "cg"
+    compensator = ConjugateGradientRefit()
 
 
 @register_method
-class ECPOBSMethod(ECPLeastSquaresMethod):
+class ECPOBSMethod(PruningMethod):
     """Rank by the error left after the refit, then refit as ``"ecp-ls"`` does.
 
     ``"ecp-ls"`` ranks weights by ECP's importance, the error left when only the
@@ -309,18 +366,21 @@ class ECPOBSMethod(ECPLeastSquaresMethod):
     """
 
     name = "ecp-obs"
-    needs_statistics = False
+    needs_sensitivities = True
+    compensator = ExactRefit()
+    compensates = True
 
     def compute_scores(self, ctx: LayerContext) -> torch.Tensor:
-        return refit_importance(
-            ctx.module,
-            ctx.X,
-            ctx.layer,
-            ctx.batch_size,
-            ctx.output_fn,
-            ctx.ridge,
-            ctx.sample_weight,
+        problem = RefitProblem(
+            layer=ctx.layer,
+            keep=ctx.layer.weight.detach() != 0,
+            inputs=capture(ctx.module, ctx.layer, ctx.X, ctx.batch_size, "in"),
+            sensitivities=ctx.sensitivities,
+            target=None,
+            ridge=ctx.ridge,
+            chunk=ctx.batch_size,
         )
+        return refit_importance(problem)
 
 
 @register_method
@@ -389,6 +449,5 @@ class NonlinearMethod(PruningMethod):
     compensates = True
 
     def compute_scores(self, ctx: LayerContext) -> torch.Tensor:
-
         _, shift = ecp_closed_form(ctx.layer.weight, ctx.stats, ctx.layer.bias is not None)
         return layer_nonlinear_importance(ctx.module, ctx.X, ctx.layer, shift, ctx.batch_size)

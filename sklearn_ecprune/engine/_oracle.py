@@ -13,8 +13,8 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from ._layers import as_input_tensor, evaluating, find_linear_layers
-from ._statistics import collect_statistics, ecp_closed_form, output_matrix
+from ._layers import as_input_tensor, evaluating, find_linear_layers, forward_hooks
+from ._statistics import ecp_closed_form, output_matrix, statistics_pass
 from ._validation import BATCH_SIZE, validate_params
 
 __all__ = ["nonlinear_importance"]
@@ -73,7 +73,7 @@ def nonlinear_importance(
     )
     X_t = as_input_tensor(X, module)
     named = find_linear_layers(module, X_t, layers)
-    stats = collect_statistics(module, X_t, named, batch_size) if compensate else None
+    stats = statistics_pass(module, X_t, named, batch_size)[0] if compensate else None
     result = {}
     for name, layer in named:
         if stats is None:
@@ -117,24 +117,20 @@ def layer_nonlinear_importance(
         z[block, :, i] += -weight[i, j][:, None] * a[block, :, j] + shift[i, j][:, None]
         return z.reshape(output.shape)
 
-    with evaluating(module):
-        with torch.no_grad():
-            for start in range(0, X.shape[0], batch_size):
-                batch = X[start : start + batch_size]
-                reference = output_matrix(module(batch), None)
-                per_pass = max(1, _ROWS_PER_PASS // batch.shape[0])
-                handle = layer.register_forward_hook(perturb)
-                try:
-                    for first in range(0, weight.numel(), per_pass):
-                        chunk["rows"] = rows[first : first + per_pass]
-                        chunk["cols"] = cols[first : first + per_pass]
-                        n_weights = chunk["rows"].shape[0]
-                        repeated = batch.repeat(n_weights, 1)
-                        y = output_matrix(module(repeated), None)
-                        diff = y.reshape(n_weights, *reference.shape) - reference
-                        error[first : first + n_weights] += (
-                            diff.to(torch.float64).square().sum(dim=(1, 2))
-                        )
-                finally:
-                    handle.remove()
+    with evaluating(module), torch.no_grad():
+        for start in range(0, X.shape[0], batch_size):
+            batch = X[start : start + batch_size]
+            reference = output_matrix(module(batch), None)
+            per_pass = max(1, _ROWS_PER_PASS // batch.shape[0])
+            with forward_hooks({layer: perturb}):
+                for first in range(0, weight.numel(), per_pass):
+                    chunk["rows"] = rows[first : first + per_pass]
+                    chunk["cols"] = cols[first : first + per_pass]
+                    n_weights = chunk["rows"].shape[0]
+                    repeated = batch.repeat(n_weights, 1)
+                    y = output_matrix(module(repeated), None)
+                    diff = y.reshape(n_weights, *reference.shape) - reference
+                    error[first : first + n_weights] += (
+                        diff.to(torch.float64).square().sum(dim=(1, 2))
+                    )
     return (error / X.shape[0]).reshape(weight.shape)

@@ -9,23 +9,26 @@ weights are compensated, by ECP's bias shift or by a least-squares refit (``_ref
 from __future__ import annotations
 
 import copy
+import dataclasses
 import warnings
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from ._compensators import Compensator, LayerStep
 from ._layers import as_input_tensor, find_linear_layers
 from ._methods import (
     DEFAULT_METHOD,
     METHOD,
     LayerContext,
     PruningMethod,
+    compensator_for,
     get_method,
 )
-from ._refit import capture, refit_layer, refit_layer_cg
 from ._report import LayerReport, PruningReport, PruningResult
 from ._selection import lowest, removes_anything, schedule, select
 from ._statistics import (
@@ -69,24 +72,6 @@ class EmptyLayerWarning(UserWarning):
     >>> any(issubclass(w.category, EmptyLayerWarning) for w in caught)
     True
     """
-
-
-_PRUNE_CONSTRAINTS = {
-    "sparsity": SPARSITY,
-    "method": METHOD,
-    "scope": SCOPE,
-    "n_steps": N_STEPS,
-    "compensate": COMPENSATE,
-    "layers": [None, Iterable],
-    "loss_fn": [None, "callable"],
-    "output_fn": [None, "callable"],
-    "batch_size": BATCH_SIZE,
-    "random_state": SEED,
-    "min_density": UNIT_FLOAT,
-    "sequential": ["boolean"],
-    "ridge": FINITE_NON_NEGATIVE_FLOAT,
-    "cg_iterations": POSITIVE_INT,
-}
 
 
 def ecp_importance(
@@ -179,12 +164,22 @@ def apply_masks(module: nn.Module, masks: dict[str, torch.Tensor]) -> None:
             weight.mul_(mask.to(device=weight.device, dtype=weight.dtype))
 
 
+_CALLABLE = [None, "callable"]
+
+
+def _checked(constraints: list, convert: Callable | None = None) -> dict[str, Any]:
+    """A :class:`PruneConfig` field's metadata: what ``prune_mlp`` accepts for it, and
+    how an accepted value becomes the field's (``float`` for a NumPy float, ...)."""
+    return {"constraints": constraints, "convert": convert}
+
+
 @dataclass(frozen=True)
 class PruneConfig:
     """The checked options of one :func:`~sklearn_ecprune.prune_mlp` run.
 
-    Built by ``prune_mlp`` from its arguments after checking them, and passed on
-    to the steps of the run (statistics, selection, refit).
+    Built once by ``prune_mlp`` from its arguments (:meth:`from_arguments`, which
+    checks them against the constraints of each field), and passed as it is to the
+    steps of the run (statistics, scoring, selection, compensation).
 
     Examples
     --------
@@ -192,22 +187,66 @@ class PruneConfig:
     >>> config = PruneConfig(sparsity=0.9, method=PRUNING_METHODS["ecp-cg"]())
     >>> config.n_steps, config.batch_size
     (10, 512)
+    >>> config.compensator
+    ConjugateGradientRefit()
     """
 
-    sparsity: float
-    method: PruningMethod
-    scope: str = "global"
-    n_steps: int = 10
-    compensate: bool = True
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
-    output_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
-    batch_size: int = 512
-    random_state: int | None = None
-    min_density: float = 0.0
-    sequential: bool = False
-    ridge: float = 1e-3
-    cg_iterations: int = 4
+    sparsity: float = field(default=None, metadata=_checked(SPARSITY, float))
+    method: PruningMethod = field(default=None, metadata=_checked(METHOD, get_method))
+    scope: str = field(default="global", metadata=_checked(SCOPE))
+    n_steps: int = field(default=10, metadata=_checked(N_STEPS, int))
+    compensate: bool = field(default=True, metadata=_checked(COMPENSATE))
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = field(
+        default=None, metadata=_checked(_CALLABLE)
+    )
+    output_fn: Callable[[torch.Tensor], torch.Tensor] | None = field(
+        default=None, metadata=_checked(_CALLABLE)
+    )
+    batch_size: int = field(default=512, metadata=_checked(BATCH_SIZE, int))
+    random_state: int | None = field(default=None, metadata=_checked(SEED, int))
+    min_density: float = field(default=0.0, metadata=_checked(UNIT_FLOAT, float))
+    sequential: bool = field(default=False, metadata=_checked(["boolean"], bool))
+    ridge: float = field(default=1e-3, metadata=_checked(FINITE_NON_NEGATIVE_FLOAT, float))
+    cg_iterations: int = field(default=4, metadata=_checked(POSITIVE_INT, int))
     sample_weight: torch.Tensor | None = None
+
+    @property
+    def compensator(self) -> Compensator:
+        """How the removed weights are compensated: the method's own, or masking only."""
+        return compensator_for(self.method, self.compensate)
+
+    @classmethod
+    def constraints(cls) -> dict[str, list]:
+        """What ``prune_mlp`` accepts for each option, by name."""
+        return {f.name: f.metadata["constraints"] for f in dataclasses.fields(cls) if f.metadata}
+
+    @classmethod
+    def from_arguments(cls, arguments: Mapping[str, Any], X: torch.Tensor) -> PruneConfig:
+        """Check ``prune_mlp``'s arguments and freeze them, with defaults resolved.
+
+        ``X`` is the checked calibration data (the sample weights take its device
+        and dtype). Raises ``InvalidParameterError`` for an option outside its
+        constraints and ``ValueError`` for ``compensate=False`` with a refit.
+        """
+        validate_params(arguments, cls.constraints(), "prune_mlp")
+        values = {}
+        for f in dataclasses.fields(cls):
+            value, convert = arguments[f.name], f.metadata.get("convert")
+            values[f.name] = value if convert is None or value is None else convert(value)
+        method, compensate, sample_weight = (
+            values["method"],
+            values["compensate"],
+            values["sample_weight"],
+        )
+        compensator_for(method, compensate)  # a refit switched off is an error, now
+        return cls(
+            **{
+                **values,
+                "compensate": bool(method.compensates if compensate is None else compensate),
+                "loss_fn": values["loss_fn"] or _default_loss,
+                "sample_weight": None if sample_weight is None else _as_weights(sample_weight, X),
+            }
+        )
 
 
 def _as_weights(sample_weight, X: torch.Tensor) -> torch.Tensor:
@@ -247,7 +286,8 @@ def _default_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return nn.functional.mse_loss(output, target.reshape(output.shape))
 
 
-def prune_mlp(
+# The public signature: every option a keyword, as in scikit-learn's functions.
+def prune_mlp(  # noqa: PLR0913
     module: nn.Module,
     X,
     sparsity: float,
@@ -379,27 +419,12 @@ def prune_mlp(
     >>> result.sparsity
     0.95
     """
+    arguments = dict(locals())  # the call's options, checked and frozen below
     validate_params(
-        {
-            "sparsity": sparsity,
-            "method": method,
-            "scope": scope,
-            "n_steps": n_steps,
-            "compensate": compensate,
-            "layers": layers,
-            "loss_fn": loss_fn,
-            "output_fn": output_fn,
-            "batch_size": batch_size,
-            "random_state": random_state,
-            "min_density": min_density,
-            "sequential": sequential,
-            "ridge": ridge,
-            "cg_iterations": cg_iterations,
-        },
-        _PRUNE_CONSTRAINTS,
-        "prune_mlp",
+        arguments, {**PruneConfig.constraints(), "layers": [None, Iterable]}, "prune_mlp"
     )
     strategy = get_method(method)
+    compensator_for(strategy, compensate)  # a refit switched off is an error
     if any(p.is_meta for p in module.parameters()):
         raise ValueError(
             "The module's parameters are on the meta device (shapes without values): "
@@ -413,27 +438,7 @@ def prune_mlp(
         if y is None:
             raise ValueError(f"method={strategy.name!r} ranks by the loss gradient and needs y.")
         y_t = _as_target(y, X_t, X_t.shape[0])
-    if compensate is False and strategy.refit is not None:
-        raise ValueError(
-            f"method={strategy.name!r} compensates through its least-squares refit; "
-            "compensate=False is not available with it (use method='ecp' for that)."
-        )
-    config = PruneConfig(
-        sparsity=float(sparsity),
-        method=strategy,
-        scope=scope,
-        n_steps=int(n_steps),
-        compensate=bool(strategy.compensates if compensate is None else compensate),
-        loss_fn=loss_fn or _default_loss,
-        output_fn=output_fn,
-        batch_size=int(batch_size),
-        random_state=None if random_state is None else int(random_state),
-        min_density=float(min_density),
-        sequential=bool(sequential),
-        ridge=float(ridge),
-        cg_iterations=int(cg_iterations),
-        sample_weight=None if sample_weight is None else _as_weights(sample_weight, X_t),
-    )
+    config = PruneConfig.from_arguments({**arguments, "method": strategy}, X_t)
     # Work on the module itself but restore it if anything fails half-way.
     backup = {key: value.detach().clone() for key, value in module.state_dict().items()}
     # Loss gradients need weights that take gradients; frozen ones are thawed meanwhile.
@@ -457,7 +462,7 @@ def _prune(
     named: list[tuple[str, nn.Linear]],
     config: PruneConfig,
 ) -> PruningResult:
-    strategy = config.method
+    compensator = config.compensator
     generator = torch.Generator()
     if config.random_state is None:
         generator.seed()
@@ -471,33 +476,36 @@ def _prune(
         for f in schedule(config.sparsity, config.n_steps)
         if removes_anything(keeps, f, config.scope)
     ]
-    # The refit matches the pre-activations of the network as it was given.
-    reference = copy.deepcopy(module) if strategy.refit is not None and fractions else None
-    ref_layers = dict(reference.named_modules()) if reference is not None else {}
+    # A refit matches the pre-activations of the network as it was given.
+    reference = copy.deepcopy(module) if compensator.needs_reference and fractions else None
 
     def scores_of(subset: list[tuple[str, nn.Linear]]):
         stats, sensitivities = _step_statistics(module, X, subset, config)
         grads = (
             loss_gradients(module, X, y, subset, config.loss_fn, config.batch_size)
-            if strategy.needs_loss_gradient
+            if config.method.needs_loss_gradient
             else {}
         )
-        scores = []
-        for name, layer in subset:
-            ctx = LayerContext(
-                name=name,
-                layer=layer,
-                stats=stats.get(name),
-                loss_grad=grads.get(name),
-                generator=generator,
-                module=module,
-                X=X,
-                batch_size=config.batch_size,
-                output_fn=config.output_fn,
-                ridge=config.ridge,
-                sample_weight=config.sample_weight,
+        scores = [
+            _checked_scores(
+                config.method,
+                LayerContext(
+                    name=name,
+                    layer=layer,
+                    stats=stats.get(name),
+                    loss_grad=grads.get(name),
+                    generator=generator,
+                    module=module,
+                    X=X,
+                    batch_size=config.batch_size,
+                    output_fn=config.output_fn,
+                    ridge=config.ridge,
+                    sample_weight=config.sample_weight,
+                    sensitivities=sensitivities.get(name),
+                ),
             )
-            scores.append(_checked_scores(strategy, ctx))
+            for name, layer in subset
+        ]
         return stats, sensitivities, scores
 
     for fraction in fractions:
@@ -507,40 +515,30 @@ def _prune(
         new_keeps = select(scores, keeps, fraction, config.scope, config.min_density)
         del scores  # the compensation below needs memory more than these
         for index, (name, layer) in enumerate(named):
-            keep, new_keep = keeps[index], new_keeps[index]
+            new_keep = new_keeps[index]
             if config.sequential and index > 0:
                 # Same number of weights, chosen by scores that see the layers
                 # before this one already pruned and compensated.
                 layer_stats, layer_sensitivities, (layer_scores,) = scores_of([(name, layer)])
-                stats[name] = layer_stats.get(name)
-                if layer_sensitivities is not None:
-                    sensitivities[name] = layer_sensitivities[name]
-                new_keep = lowest(layer_scores, keep, int((~new_keep).sum()))
-                new_keeps[index] = new_keep
-            if strategy.refit == "cg":
-                _refit_cg(module, reference, ref_layers[name], X, name, layer, keep, new_keep,
-                          stats.pop(name), sensitivities.pop(name), config)  # fmt: skip
-                continue
-            if reference is not None:
-                refit_layer(
-                    module,
-                    reference,
-                    X,
-                    layer,
-                    dict(reference.named_modules())[name],
-                    new_keep,
-                    config.batch_size,
-                    config.output_fn,
-                    config.ridge,
-                    config.sample_weight,
+                stats.update(layer_stats)
+                sensitivities.update(layer_sensitivities)
+                new_keep = new_keeps[index] = lowest(
+                    layer_scores, keeps[index], int((~new_keep).sum())
                 )
-                continue
-            with torch.no_grad():
-                removed = keep & ~new_keep
-                if config.compensate and layer.bias is not None:
-                    _, shift = ecp_closed_form(layer.weight, stats[name])
-                    layer.bias += (shift * removed).sum(1).to(layer.bias.dtype)
-                layer.weight.mul_(new_keep.to(layer.weight.dtype))
+            step = LayerStep(
+                name=name,
+                layer=layer,
+                keep=keeps[index],
+                new_keep=new_keep,
+                module=module,
+                X=X,
+                config=config,
+                # Popped: a layer's statistics are not needed after its compensation.
+                stats=stats.pop(name, None),
+                sensitivities=sensitivities.pop(name, None),
+                reference=reference,
+            )
+            compensator.compensate(step)
         keeps = new_keeps
 
     rows = [
@@ -566,7 +564,7 @@ def _prune(
             stacklevel=3,
         )
     masks = {name: keep.clone() for (name, _), keep in zip(named, keeps, strict=True)}
-    report = PruningReport(rows, strategy.name, config.sparsity)
+    report = PruningReport(rows, config.method.name, config.sparsity)
     return PruningResult(masks=masks, report=report)
 
 
@@ -594,49 +592,25 @@ def _step_statistics(
     X: torch.Tensor,
     named: list[tuple[str, nn.Linear]],
     config: PruneConfig,
-) -> tuple[dict[str, LayerStatistics], dict[str, torch.Tensor] | None]:
-    """The statistics this step needs, computed on the current (partly pruned) network,
-    and the per-sample sensitivities when the conjugate-gradient refit needs them."""
-    strategy = config.method
-    cg = strategy.refit == "cg"
-    # The exact refit compensates on its own, with no statistics.
-    needs_grads = strategy.needs_statistics or cg or (config.compensate and strategy.refit is None)
-    if not (needs_grads or strategy.needs_inputs):
-        return {}, None
-    return statistics_pass(
+) -> tuple[dict[str, LayerStatistics], dict[str, torch.Tensor]]:
+    """One pass over the data for what the step's scorer and compensator need.
+
+    Returns the statistics (with only ``input_sq`` when nothing needs the output
+    gradients) and, when asked for, each layer's per-sample sensitivities.
+    """
+    needs = [config.method, config.compensator]
+    keep_sensitivities = any(part.needs_sensitivities for part in needs)
+    with_output_grads = keep_sensitivities or any(part.needs_statistics for part in needs)
+    if not (with_output_grads or config.method.needs_inputs):
+        return {}, {}
+    stats, sensitivities = statistics_pass(
         module,
         X,
         named,
         config.batch_size,
         config.output_fn,
-        with_output_grads=needs_grads,
-        keep_sensitivities=cg,
+        with_output_grads=with_output_grads,
+        keep_sensitivities=keep_sensitivities,
         sample_weight=config.sample_weight,
     )
-
-
-def _refit_cg(
-    module: nn.Module,
-    reference: nn.Module,
-    ref_layer: nn.Linear,
-    X: torch.Tensor,
-    name: str,
-    layer: nn.Linear,
-    keep: torch.Tensor,
-    new_keep: torch.Tensor,
-    stats: LayerStatistics,
-    sensitivities: torch.Tensor,
-    config: PruneConfig,
-) -> None:
-    """Prune ``layer`` to ``new_keep`` and compensate with the conjugate-gradient refit."""
-    has_bias = layer.bias is not None
-    _, shift = ecp_closed_form(layer.weight, stats, has_bias)
-    row_shift = (shift * (keep & ~new_keep)).sum(1) if has_bias else None
-    diagonal = torch.cat([stats.s2, stats.s0[:, None]], dim=1)
-    inputs = capture(module, layer, X, config.batch_size, "in")
-
-    def target(start: int, stop: int) -> torch.Tensor:
-        return capture(reference, ref_layer, X[start:stop], config.batch_size, "out")
-
-    refit_layer_cg(layer, new_keep, inputs, sensitivities, target, diagonal, row_shift,
-                   config.ridge, config.cg_iterations, config.batch_size)  # fmt: skip
+    return stats, sensitivities or {}

@@ -19,10 +19,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ._layers import evaluating
-from ._statistics import output_matrix, squared_output_gradients
+from ._layers import evaluating, forward_hooks
 
-__all__ = ["capture", "refit_importance", "refit_layer", "refit_layer_cg"]
+__all__ = ["RefitProblem", "capture", "refit_importance", "refit_layer", "refit_layer_cg"]
 
 _F64 = torch.float64
 # Most elements of the gathered (rows x samples x kept inputs) block held at once;
@@ -30,73 +29,38 @@ _F64 = torch.float64
 _BLOCK_ELEMENTS = 1 << 24
 
 
-def _collect(
-    module: nn.Module,
-    reference: nn.Module | None,
-    X: torch.Tensor,
-    layer: nn.Linear,
-    ref_layer: nn.Linear | None,
-    batch_size: int,
-    output_fn: Callable | None,
-    dtype: torch.dtype,
-    sample_weight: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """Per sample: the layer's input (with a constant 1), ``s_i`` and the target ``z_i``.
+@dataclass
+class RefitProblem:
+    """One layer's weighted least-squares refit, as both solvers take it.
 
-    Without a reference network there is no target (``None``). Sample weights (of
-    mean 1) multiply the sensitivities.
+    Per row ``i``: ``min E[s_i (z_i - w'.a~)^2] + lam_i ||w' - w||^2`` over the row's
+    kept weights and its bias, where ``a~`` is ``inputs`` with a constant 1.
     """
-    seen: dict[str, torch.Tensor] = {}
 
-    def record(key):
-        def hook(_mod, inputs, output):
-            seen[key + "_in"] = inputs[0].detach()
-            seen[key + "_out"] = output
+    layer: nn.Linear  # refitted in place; its weights are the start and the ridge's centre
+    keep: torch.Tensor  # (out, in) the weights that stay
+    inputs: torch.Tensor  # (n, in) the layer's input in the current (partly pruned) network
+    sensitivities: torch.Tensor  # (n, out) each row's per-sample output sensitivity s_i
+    # target(start, stop): the reference pre-activations z of those samples, (stop - start,
+    # out); None where only the systems are needed (the refit importance).
+    target: Callable[[int, int], torch.Tensor] | None
+    ridge: float  # lam_i = ridge * the mean diagonal of row i's Gram matrix
+    chunk: int  # samples per product: bounds the memory
 
-        return hook
+    @property
+    def columns(self) -> torch.Tensor:
+        """Which columns of ``[W | b]`` each row fits: its kept weights and the bias."""
+        has_bias = self.layer.bias is not None
+        return torch.cat([self.keep, torch.full_like(self.keep[:, :1], has_bias)], dim=1)
 
-    networks = [module] if reference is None else [module, reference]
-    handles = [layer.register_forward_hook(record("cur"))]
-    if reference is not None:
-        handles.append(ref_layer.register_forward_hook(record("ref")))
-    inputs, sensitivities, targets = [], [], []
-    with evaluating(*networks):
-        try:
-            for start in range(0, X.shape[0], batch_size):
-                batch = X[start : start + batch_size]
-                with torch.enable_grad():
-                    out = output_matrix(module(batch.detach().requires_grad_(True)), output_fn)
-                    (weights,) = squared_output_gradients(out, [seen["cur_out"]])
-                a = seen["cur_in"].to(dtype)
-                inputs.append(torch.cat([a, torch.ones_like(a[:, :1])], dim=1))
-                if sample_weight is not None:
-                    weights = weights * sample_weight[start : start + batch_size, None]
-                sensitivities.append(weights.to(dtype))
-                if reference is not None:
-                    with torch.no_grad():
-                        reference(batch)
-                    targets.append(seen["ref_out"].detach().to(dtype))
-                seen.clear()
-        finally:
-            for handle in handles:
-                handle.remove()
-    target = torch.cat(targets) if targets else None
-    return torch.cat(inputs), torch.cat(sensitivities), target
+    def augmented_inputs(self, dtype: torch.dtype) -> torch.Tensor:
+        """``[a | 1]`` in ``dtype``: the bias is the weight of a constant input."""
+        a = self.inputs.to(dtype)
+        return torch.cat([a, torch.ones_like(a[:, :1])], dim=1)
 
 
-def refit_layer(
-    module: nn.Module,
-    reference: nn.Module,
-    X: torch.Tensor,
-    layer: nn.Linear,
-    ref_layer: nn.Linear,
-    keep: torch.Tensor,
-    batch_size: int,
-    output_fn: Callable | None,
-    ridge: float,
-    sample_weight: torch.Tensor | None = None,
-) -> None:
-    """Apply ``keep`` to ``layer`` and refit each row's kept weights and bias.
+def refit_layer(problem: RefitProblem) -> None:
+    """Apply ``problem.keep`` to the layer and refit each row's kept weights and bias.
 
     Rows are solved in blocks, each as a batch of small systems over its own kept
     inputs (padded to the widest row of the block), so that memory is bounded by
@@ -105,66 +69,43 @@ def refit_layer(
     row's Gram matrix (unit-free); a tiny floor keeps rows that never reach the
     output at their current weights.
     """
-    has_bias = layer.bias is not None
-    in_features = layer.in_features
-    work = _work_dtype(layer)
-    a, s, z = _collect(
-        module, reference, X, layer, ref_layer, batch_size, output_fn, work, sample_weight
-    )
-    keep = keep.to(layer.weight.device)
-    current = _augmented_weight(layer)
+    work = _work_dtype(problem.layer)
+    a = problem.augmented_inputs(work)
+    s = problem.sensitivities.to(work)
+    z = problem.target(0, a.shape[0]).to(work)
+    current = _augmented_weight(problem.layer)
     solved = torch.zeros_like(current)
-    for block in _row_systems(a, s, _columns(keep, has_bias), ridge):
+    for block in _row_systems(a, s, problem.columns, problem.ridge):
         # E[s_i z_i a~] as (sqrt(s_i) a~) @ (sqrt(s_i) z_i).
         target = (block.root_s * z[:, block.rows].T)[:, :, None]
         cross = (block.scaled @ target)[:, :, 0].to(_F64) / a.shape[0]
         start = torch.gather(current[block.rows], 1, block.index)
         rhs = (cross + block.lam[:, None] * start) * block.validf
         solution = torch.cholesky_solve(rhs[:, :, None], _cholesky(block.system))[:, :, 0]
-        solution = solution * block.validf
-        full = torch.zeros(len(block.rows), current.shape[1], dtype=_F64, device=current.device)
-        full.scatter_add_(1, block.index, solution)
-        solved[block.rows] = full
-
-    with torch.no_grad():
-        layer.weight.copy_((solved[:, :in_features] * keep).to(layer.weight.dtype))
-        if has_bias:
-            layer.bias.copy_(solved[:, in_features].to(layer.bias.dtype))
+        solved[block.rows] = block.scatter(solution * block.validf, current.shape[1])
+    _write_back(problem.layer, solved, problem.keep)
 
 
-def refit_importance(
-    module: nn.Module,
-    X: torch.Tensor,
-    layer: nn.Linear,
-    batch_size: int,
-    output_fn: Callable | None,
-    ridge: float,
-    sample_weight: torch.Tensor | None = None,
-) -> torch.Tensor:
+def refit_importance(problem: RefitProblem) -> torch.Tensor:
     """The output error left by removing each weight after the refit compensates.
 
     For row ``i`` with weighted Gram matrix ``H_i = E[s_i a~ a~^T]`` over its kept
     inputs and the constant 1 (plus the ridge), removing weight ``j`` and refitting
     the others leaves ``W_ij^2 / [H_i^-1]_jj`` (the OBS saliency, with ECP's
     sensitivity weights). With only the bias free this is exactly ECP's importance.
-    Weights already zero score 0. Returned in float64.
+    Weights outside ``problem.keep`` score 0. Returned in float64.
     """
-    has_bias = layer.bias is not None
-    in_features = layer.in_features
-    a, s, _ = _collect(
-        module, None, X, layer, None, batch_size, output_fn, _work_dtype(layer), sample_weight
-    )
-    keep = layer.weight.detach() != 0
-    current = _augmented_weight(layer)
+    work = _work_dtype(problem.layer)
+    a = problem.augmented_inputs(work)
+    current = _augmented_weight(problem.layer)
     scores = torch.zeros_like(current)
-    for block in _row_systems(a, s, _columns(keep, has_bias), ridge):
+    for block in _row_systems(a, problem.sensitivities.to(work), problem.columns, problem.ridge):
         inverse = torch.cholesky_inverse(_cholesky(block.system))
         inverse_diag = inverse.diagonal(dim1=1, dim2=2)
         w = torch.gather(current[block.rows], 1, block.index)
-        full = torch.zeros(len(block.rows), current.shape[1], dtype=_F64, device=current.device)
-        full.scatter_add_(1, block.index, w.square() / inverse_diag * block.validf)
-        scores[block.rows] = full
-    return scores[:, :in_features] * keep
+        saliency = w.square() / inverse_diag * block.validf
+        scores[block.rows] = block.scatter(saliency, current.shape[1])
+    return scores[:, : problem.layer.in_features] * problem.keep
 
 
 def _cholesky(system: torch.Tensor) -> torch.Tensor:
@@ -202,17 +143,29 @@ def _work_dtype(layer: nn.Linear) -> torch.dtype:
     return _F64 if layer.weight.dtype == _F64 else torch.float32
 
 
+def _ridge(diagonal: torch.Tensor, mask: torch.Tensor, ridge: float) -> torch.Tensor:
+    """Each row's ridge: ``ridge`` times its mean diagonal over the columns it fits.
+
+    A tiny floor keeps rows that never reach the output at their current weights.
+    """
+    return ridge * (diagonal * mask).sum(1) / mask.sum(1).clamp_min(1.0) + 1e-12
+
+
+def _write_back(layer: nn.Linear, augmented: torch.Tensor, keep: torch.Tensor) -> None:
+    """Store ``[W | b]`` in the layer, its weights masked by ``keep``."""
+    in_features = layer.in_features
+    with torch.no_grad():
+        layer.weight.copy_((augmented[:, :in_features] * keep).to(layer.weight.dtype))
+        if layer.bias is not None:
+            layer.bias.copy_(augmented[:, in_features].to(layer.bias.dtype))
+
+
 def _augmented_weight(layer: nn.Linear) -> torch.Tensor:
     """``[W | b]`` in float64 (a zero column without a bias)."""
     weight = layer.weight.detach().to(_F64)
     if layer.bias is None:
         return torch.cat([weight, weight.new_zeros(len(weight), 1)], dim=1)
     return torch.cat([weight, layer.bias.detach().to(_F64)[:, None]], dim=1)
-
-
-def _columns(keep: torch.Tensor, has_bias: bool) -> torch.Tensor:
-    """Which columns of ``[W | b]`` each row fits: its kept weights and the bias."""
-    return torch.cat([keep, torch.full_like(keep[:, :1], has_bias)], dim=1)
 
 
 @dataclass
@@ -227,6 +180,11 @@ class _RowBlock:
     root_s: torch.Tensor  # (r, n) sqrt of the row's sensitivity
     system: torch.Tensor  # (r, width, width) Gram matrix plus ridge, identity where padded
     lam: torch.Tensor  # (r,) ridge of each row
+
+    def scatter(self, values: torch.Tensor, width: int) -> torch.Tensor:
+        """Per-slot ``values`` (r, slots) back in the full rows of ``[W | b]``."""
+        full = values.new_zeros(len(self.rows), width)
+        return full.scatter_add_(1, self.index, values)
 
 
 def _row_systems(
@@ -271,8 +229,7 @@ def _block_system(
     scaled = a.T[index].mul_(root_s[:, None, :])
     gram = (scaled @ scaled.transpose(1, 2)).to(_F64) / n
     validf = valid.to(_F64)
-    diag = gram.diagonal(dim1=1, dim2=2)
-    lam = ridge * (diag * validf).sum(1) / validf.sum(1).clamp_min(1.0) + 1e-12
+    lam = _ridge(gram.diagonal(dim1=1, dim2=2), validf, ridge)
     system = gram * (validf[:, :, None] * validf[:, None, :]) + torch.diag_embed(
         torch.where(valid, lam[:, None], 1.0)
     )
@@ -322,19 +279,14 @@ def capture(
         position[0] += len(value)
         raise _StopForward
 
-    handle = layer.register_forward_hook(hook)
-    with evaluating(module):
-        try:
-            with torch.no_grad():
-                for start in range(0, X.shape[0], batch_size):
-                    try:
-                        module(X[start : start + batch_size])
-                    except _StopForward:
-                        pass
-                    if position[0] >= X.shape[0]:
-                        break
-        finally:
-            handle.remove()
+    with forward_hooks({layer: hook}), evaluating(module), torch.no_grad():
+        for start in range(0, X.shape[0], batch_size):
+            try:
+                module(X[start : start + batch_size])
+            except _StopForward:
+                pass
+            if position[0] >= X.shape[0]:
+                break
     return captured[0]
 
 
@@ -367,60 +319,45 @@ def _weighted_residual(
 
 
 def refit_layer_cg(
-    layer: nn.Linear,
-    keep: torch.Tensor,
-    a: torch.Tensor,
-    s: torch.Tensor,
-    target: Callable[[int, int], torch.Tensor],
+    problem: RefitProblem,
     diagonal: torch.Tensor,
     bias_shift: torch.Tensor | None,
-    ridge: float,
     iterations: int,
-    chunk: int,
 ) -> None:
-    """Apply ``keep`` and refit the kept weights and bias by conjugate gradients.
+    """Apply ``problem.keep`` and refit the kept weights and bias by conjugate gradients.
 
     The objective is :func:`refit_layer`'s, per row ``i``:
     ``(H_i + lam_i I) w = E[s_i z_i a~] + lam_i w0`` over its kept columns and the
     bias, with ``H_i = E[s_i a~ a~^T]``. Instead of forming and factoring ``H_i`` for
     every row, ``iterations`` steps of Jacobi-preconditioned conjugate gradients run
     for all rows at once: each step applies every ``H_i`` with two dense products per
-    chunk of samples (:func:`_weighted_residual`), whatever the density. The start is
-    the masked weights with ECP's bias shift (``bias_shift``), the exact optimum when
-    only the bias is free; ``diagonal`` (``[S2 | S0]``, the diagonal of ``H_i``) sets
-    the preconditioner and the ridge ``lam_i = ridge * mean kept diagonal``.
+    chunk of samples (:func:`_weighted_residual`), whatever the density. The products
+    run in the network's dtype.
 
     Parameters
     ----------
-    layer : nn.Linear
-        Modified in place.
-    keep : torch.Tensor of shape (out, in)
-        The kept weights.
-    a : torch.Tensor of shape (n, in)
-        The layer's input in the current (partly pruned) network.
-    s : torch.Tensor of shape (n, out)
-        Each row's per-sample output sensitivity.
-    target : callable
-        ``target(start, stop)``: the reference network's pre-activations of those
-        samples, ``(stop - start, out)``.
+    problem : RefitProblem
+        The layer (modified in place), its inputs, sensitivities and target.
     diagonal : torch.Tensor of shape (out, in + 1)
+        ``[S2 | S0]``, the diagonal of every ``H_i``: it sets the preconditioner and
+        the ridge ``lam_i = ridge * mean kept diagonal``.
     bias_shift : torch.Tensor of shape (out,) or None
-    ridge : float
+        ECP's bias shift of each row: the start is the masked weights with it, the
+        exact optimum when only the bias is free.
     iterations : int
-    chunk : int
-        Samples per product (bounds the memory: ``chunk x (in + out)``).
+        Conjugate-gradient steps.
     """
+    a, s, target, chunk = problem.inputs, problem.sensitivities, problem.target, problem.chunk
+    layer = problem.layer
     dtype = a.dtype
-    in_features = layer.in_features
-    has_bias = layer.bias is not None
     start = _augmented_weight(layer).to(dtype)
-    mask = torch.cat([keep, torch.full_like(keep[:, :1], has_bias)], dim=1).to(dtype)
+    mask = problem.columns.to(dtype)
     diag = diagonal.to(dtype)
-    lam = ridge * (diag * mask).sum(1) / mask.sum(1).clamp_min(1.0) + 1e-12
+    lam = _ridge(diag, mask, problem.ridge)
     preconditioner = (diag + lam[:, None]) * mask + (1 - mask)
     x = start * mask
-    if bias_shift is not None and has_bias:
-        x[:, in_features] += bias_shift.to(dtype)
+    if bias_shift is not None and layer.bias is not None:
+        x[:, layer.in_features] += bias_shift.to(dtype)
     residual = _weighted_residual(a, s, x, target, chunk)
     residual.sub_(lam[:, None] * (x - start)).mul_(mask)
     del start, diag  # not needed any more: the iterations run at the peak memory
@@ -452,7 +389,4 @@ def refit_layer_cg(
             f"reach |a| = {largest:.3g}, too large for {dtype} products. Scale the "
             "inputs (e.g. StandardScaler) before pruning."
         )
-    with torch.no_grad():
-        layer.weight.copy_((x[:, :in_features] * keep).to(layer.weight.dtype))
-        if has_bias:
-            layer.bias.copy_(x[:, in_features].to(layer.bias.dtype))
+    _write_back(layer, x, problem.keep)

@@ -10,13 +10,28 @@ import math
 
 import torch
 
-__all__ = ["lowest", "n_to_prune", "removes_anything", "schedule", "select"]
+__all__ = ["densities", "lowest", "n_to_prune", "removes_anything", "schedule", "select"]
+
+
+def densities(sparsity: float, n_steps: int) -> list[float]:
+    """Density after each of ``n_steps`` steps: geometric, from 1 to ``1 - sparsity``.
+
+    Each step keeps the same share of what the previous step kept, so late steps,
+    where every weight matters more, remove fewer weights.
+
+    Examples
+    --------
+    >>> from sklearn_ecprune.engine._selection import densities
+    >>> [round(d, 3) for d in densities(0.75, 2)]
+    [0.5, 0.25]
+    """
+    final = 1.0 - sparsity
+    return [final ** (step / n_steps) for step in range(1, n_steps + 1)]
 
 
 def schedule(sparsity: float, n_steps: int) -> list[float]:
-    """Sparsity after each step: geometric on density, ending exactly at the target."""
-    density = 1.0 - sparsity
-    return [1.0 - density ** (step / n_steps) for step in range(1, n_steps)] + [sparsity]
+    """Sparsity after each step (:func:`densities`), ending exactly at the target."""
+    return [1.0 - density for density in densities(sparsity, n_steps)[:-1]] + [sparsity]
 
 
 def n_to_prune(sizes: list[int], fraction: float, scope: str) -> list[int]:

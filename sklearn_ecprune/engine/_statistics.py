@@ -19,12 +19,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ._layers import as_input_tensor, evaluating, find_linear_layers
+from ._layers import as_input_tensor, evaluating, find_linear_layers, forward_hooks
 from ._validation import BATCH_SIZE, validate_params
 
 __all__ = [
     "LayerStatistics",
-    "collect_statistics",
     "ecp_closed_form",
     "ecp_statistics",
     "loss_gradients",
@@ -86,23 +85,6 @@ def output_matrix(output, output_fn: Callable | None) -> torch.Tensor:
     return output
 
 
-class _Recorder:
-    """Forward hooks that keep each layer's input and (graph-attached) output."""
-
-    def __init__(self, layers: list[nn.Linear]):
-        self.inputs: dict[nn.Linear, torch.Tensor] = {}
-        self.outputs: dict[nn.Linear, torch.Tensor] = {}
-        self._handles = [layer.register_forward_hook(self._hook) for layer in layers]
-
-    def _hook(self, layer, inputs, output):
-        self.inputs[layer] = inputs[0].detach()
-        self.outputs[layer] = output
-
-    def remove(self) -> None:
-        for handle in self._handles:
-            handle.remove()
-
-
 def ecp_statistics(
     module: nn.Module,
     X,
@@ -158,22 +140,7 @@ def ecp_statistics(
     )
     X_t = as_input_tensor(X, module)
     named = find_linear_layers(module, X_t, layers)
-    return collect_statistics(module, X_t, named, batch_size, output_fn)
-
-
-def collect_statistics(
-    module: nn.Module,
-    X: torch.Tensor,
-    named: list[tuple[str, nn.Linear]],
-    batch_size: int,
-    output_fn: Callable | None = None,
-    with_output_grads: bool = True,
-) -> dict[str, LayerStatistics]:
-    """The streaming pass behind :func:`ecp_statistics` on validated input.
-
-    With ``with_output_grads=False`` only ``input_sq`` is computed (no backward).
-    """
-    stats, _ = statistics_pass(module, X, named, batch_size, output_fn, with_output_grads)
+    stats, _ = statistics_pass(module, X_t, named, batch_size, output_fn)
     return stats
 
 
@@ -215,50 +182,53 @@ def statistics_pass(
         if keep_sensitivities and with_output_grads
         else None
     )
-    recorder = _Recorder(layers)
-    with evaluating(module):
-        try:
-            for start in range(0, n, batch_size):
-                stop = min(start + batch_size, n)
-                batch = X[start:stop]
+    inputs: dict[nn.Linear, torch.Tensor] = {}
+    outputs: dict[nn.Linear, torch.Tensor] = {}  # attached to the graph, for the backward
+
+    def record(layer: nn.Linear, layer_inputs: tuple, output: torch.Tensor) -> None:
+        inputs[layer] = layer_inputs[0].detach()
+        outputs[layer] = output
+
+    with forward_hooks(dict.fromkeys(layers, record)), evaluating(module):
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            batch = X[start:stop]
+            if with_output_grads:
+                # Gradients w.r.t. the layers' outputs need a graph even when the
+                # parameters are frozen; a leaf input gives one.
+                with torch.enable_grad():
+                    y = output_matrix(module(batch.detach().requires_grad_(True)), output_fn)
+                    g_sq = squared_output_gradients(y, [outputs[m] for m in layers])
+            else:
+                with torch.no_grad():
+                    module(batch)
+            for i, layer in enumerate(layers):
+                a = inputs[layer]
+                if a.ndim != 2:
+                    raise ValueError(
+                        f"Linear layer {named[i][0]!r} receives a {a.ndim}-D input; "
+                        "only 2-D (n_samples, features) inputs are supported."
+                    )
+                if centres[i] is None:
+                    centres[i] = a.mean(0)
+                centred = a - centres[i]
+                rows = None if sample_weight is None else sample_weight[start:stop, None]
+                input_sum[i] += _column_sums(centred, rows)
                 if with_output_grads:
-                    # Gradients w.r.t. the layers' outputs need a graph even when the
-                    # parameters are frozen; a leaf input gives one.
-                    with torch.enable_grad():
-                        y = output_matrix(module(batch.detach().requires_grad_(True)), output_fn)
-                        g_sq = squared_output_gradients(y, [recorder.outputs[m] for m in layers])
-                else:
-                    with torch.no_grad():
-                        module(batch)
-                for i, layer in enumerate(layers):
-                    a = recorder.inputs[layer]
-                    if a.ndim != 2:
-                        raise ValueError(
-                            f"Linear layer {named[i][0]!r} receives a {a.ndim}-D input; "
-                            "only 2-D (n_samples, features) inputs are supported."
-                        )
-                    if centres[i] is None:
-                        centres[i] = a.mean(0)
-                    centred = a - centres[i]
-                    rows = None if sample_weight is None else sample_weight[start:stop, None]
-                    input_sum[i] += _column_sums(centred, rows)
-                    if with_output_grads:
-                        weights = g_sq[i].to(a.dtype)
-                        if rows is not None:
-                            weights = weights * rows.to(a.dtype)
-                        s0[i] += weights.sum(0, dtype=_ACC)
-                        s1[i] += weights.T @ centred  # summed into float64 in place
-                    centred.square_()
-                    input_sq[i] += _column_sums(centred, rows)
-                    if with_output_grads:
-                        s2[i] += weights.T @ centred
-                        if kept is not None:
-                            kept[i][start:stop] = weights
-                    del centred
-                recorder.inputs.clear()
-                recorder.outputs.clear()
-        finally:
-            recorder.remove()
+                    weights = g_sq[i].to(a.dtype)
+                    if rows is not None:
+                        weights = weights * rows.to(a.dtype)
+                    s0[i] += weights.sum(0, dtype=_ACC)
+                    s1[i] += weights.T @ centred  # summed into float64 in place
+                centred.square_()
+                input_sq[i] += _column_sums(centred, rows)
+                if with_output_grads:
+                    s2[i] += weights.T @ centred
+                    if kept is not None:
+                        kept[i][start:stop] = weights
+                del centred
+            inputs.clear()
+            outputs.clear()
 
     stats = {}
     for i, (name, _) in enumerate(named):

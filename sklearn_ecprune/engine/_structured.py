@@ -17,8 +17,9 @@ from torch import nn
 
 from ._layers import as_input_tensor, find_linear_layers
 from ._report import LayerReport, PruningReport
+from ._selection import densities
 from ._sparse import replace_submodule
-from ._statistics import collect_statistics, ecp_closed_form
+from ._statistics import ecp_closed_form, statistics_pass
 from ._validation import BATCH_SIZE, N_STEPS, SPARSITY, Options, validate_params
 
 __all__ = ["compact_module", "prune_neurons"]
@@ -161,12 +162,10 @@ def prune_neurons(
     kept_rows = {name: torch.arange(layer.out_features) for name, layer in named}
     total_hidden = sum(module.get_submodule(first).out_features for first, _ in pairs)
     total_weights = sum(original.values())
-    keep_fraction = 1.0 - float(fraction)
-    for step in range(1, n_steps + 1):
-        share = keep_fraction ** (step / n_steps)
+    for share in densities(float(fraction), n_steps):
         n_keep_total = max(len(pairs), round(total_hidden * share))
         named = find_linear_layers(module, X_t)
-        stats = collect_statistics(module, X_t, named, batch_size, output_fn)
+        stats, _ = statistics_pass(module, X_t, named, batch_size, output_fn)
         scores, shifts = [], []
         for _, second in pairs:
             layer = module.get_submodule(second)
