@@ -24,10 +24,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_quality import DATASETS, HIDDEN, _loss_and_score, split
+from bench_quality import DATASETS, HIDDEN, split
 
-from sklearn_ecprune.cli._sweep import make_pipeline_for
 from sklearn_ecprune.datasets import make_preprocessor
+from sklearn_ecprune.sweep import evaluate, make_pipeline_for
 
 TABLES = "digits,breast_cancer,wine,diabetes,friedman1,hdma,chile,slid"
 
@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> None:
                     start = time.process_time()
                     model.fit(X_train, y_train)
                     seconds.append(time.process_time() - start)
-                    losses.append(_loss_and_score(model, X_test, y_test, data.task, y_train)[0])
+                    loss, _ = evaluate(model, X_test, y_test, task=data.task, y_train=y_train)
+                    losses.append(loss)
                 result[early_stopping] = (np.mean(losses), np.mean(seconds))
             print(
                 f"{label:14s} n_train={len(y_train):5d} sparsity={sparsity}: "

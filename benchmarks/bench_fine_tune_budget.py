@@ -29,10 +29,10 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_quality import HIDDEN, _loss_and_score, split
+from bench_quality import HIDDEN, split
 
-from sklearn_ecprune.cli._sweep import make_pipeline_for
 from sklearn_ecprune.datasets import make_preprocessor
+from sklearn_ecprune.sweep import evaluate, make_pipeline_for
 
 TABLES = ["hi_insurance", "diamonds", "wages_panel", "hdma", "slid", "medexp"]
 SPARSITIES = [0.5, 0.8, 0.9, 0.95, 0.98]
@@ -52,7 +52,7 @@ def one(name: str, seed: int) -> list[dict]:
         )  # fmt: skip
         dense = clone(base).set_params(net__sparsity=0.0).fit(X_train, y_train)
         dense_epochs = dense[-1].n_iter_
-        loss, _ = _loss_and_score(dense, X_test, y_test, data.task, y_train)
+        loss, _ = evaluate(dense, X_test, y_test, task=data.task, y_train=y_train)
         rows.append(dict(dataset=name, seed=seed, sparsity=0.0, share=0.0, loss=loss,
                          epochs=0, cap=0, seconds=0.0, dense_epochs=dense_epochs))  # fmt: skip
         for sparsity in SPARSITIES:
@@ -62,7 +62,7 @@ def one(name: str, seed: int) -> list[dict]:
                 start = time.process_time()
                 model.fit(X_train, y_train)
                 seconds = time.process_time() - start
-                loss, _ = _loss_and_score(model, X_test, y_test, data.task, y_train)
+                loss, _ = evaluate(model, X_test, y_test, task=data.task, y_train=y_train)
                 rows.append(dict(dataset=name, seed=seed, sparsity=sparsity, share=share,
                                  loss=loss, epochs=model[-1].n_fine_tune_iter_, cap=cap,
                                  seconds=seconds, dense_epochs=dense_epochs))  # fmt: skip

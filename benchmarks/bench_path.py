@@ -30,10 +30,10 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_quality import DATASETS, HIDDEN, _loss_and_score, split
+from bench_quality import DATASETS, HIDDEN, split
 
-from sklearn_ecprune.cli._sweep import make_pipeline_for
 from sklearn_ecprune.datasets import make_preprocessor
+from sklearn_ecprune.sweep import evaluate, make_pipeline_for
 
 SPARSITIES = [0.5, 0.8, 0.9, 0.95, 0.98]
 
@@ -45,7 +45,7 @@ def one(label: str, name: str, noise: float, seed: int) -> list[dict]:
     rows = []
 
     def record(method, sparsity, model, seconds):
-        loss, score = _loss_and_score(model, X_test, y_test, data.task, y_train)
+        loss, score = evaluate(model, X_test, y_test, task=data.task, y_train=y_train)
         rows.append(dict(dataset=label, seed=seed, method=method, sparsity=sparsity,
                          loss=loss, score=score, seconds=seconds))  # fmt: skip
 

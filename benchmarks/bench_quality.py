@@ -7,8 +7,8 @@ and real tables with categorical columns (``sklearn_ecprune.datasets``; tables c
 
 Part 1, the pruning alone (``fine_tune_epochs=0``): per (data set, seed) the dense network
 is trained once (a temporary ``memory=``) and every configuration of
-:data:`~sklearn_ecprune.cli._configurations.SWEEP_CONFIGURATIONS` prunes it at every
-sparsity (:func:`~sklearn_ecprune.cli._sweep.run_sweep`).
+:data:`~sklearn_ecprune.sweep.SWEEP_CONFIGURATIONS` prunes it at every sparsity
+(:func:`~sklearn_ecprune.sweep.run_sweep`).
 
 Part 2, the whole fit at the estimator's defaults against train-time baselines at
 0.8-0.98 sparsity: gradual magnitude pruning (Zhu & Gupta, the
@@ -46,18 +46,24 @@ import pandas as pd
 import torch
 from joblib import Parallel, delayed
 from sklearn.base import clone
-from sklearn.metrics import log_loss, mean_squared_error
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from tqdm.auto import tqdm
 
 from sklearn_ecprune import GradualMagnitudePruning
-from sklearn_ecprune.cli._configurations import DEFAULT_CONFIGURATION, SWEEP_CONFIGURATIONS
-from sklearn_ecprune.cli._plots import plot_sweep
-from sklearn_ecprune.cli._sweep import competing, make_pipeline_for, run_sweep
-from sklearn_ecprune.cli._tables import markdown_tables
 from sklearn_ecprune.datasets import load_dataset, make_preprocessor
+from sklearn_ecprune.sweep import (
+    DEFAULT_CONFIGURATION,
+    SWEEP_CONFIGURATIONS,
+    SweepData,
+    competing,
+    evaluate,
+    make_pipeline_for,
+    markdown_tables,
+    plot_sweep,
+    run_sweep,
+)
 
 # (label, load_dataset name, noise): diffusion-sorption's noise is relative (std of the
 # noise / std of the clean target), friedman's is scikit-learn's absolute one.
@@ -111,29 +117,22 @@ def sweep_one(label, name, noise, sparsities, seeds, configurations):
     """Part 1 for one data set, in one process with one torch thread."""
     torch.set_num_threads(1)
     data, (X_train, X_test, y_train, y_test) = split(name, noise)
-    return run_sweep(
+    sweep_data = SweepData(
         X_train,
         y_train,
         X_test,
         y_test,
         task=data.task,
+        preprocessor=make_preprocessor(data),
+        name=label,
+    )
+    return run_sweep(
+        sweep_data,
         configurations=configurations,
         sparsities=sparsities,
         seeds=seeds,
         estimator_params={"hidden_layer_sizes": HIDDEN},
-        preprocessor=make_preprocessor(data),
-        dataset=label,
     )
-
-
-def _loss_and_score(model, X, y, task, y_train):
-    if task == "classification":
-        proba = model.predict_proba(X)
-        classes = model.classes_
-        return log_loss(y, proba, labels=classes), float(np.mean(classes[proba.argmax(1)] == y))
-    pred = model.predict(X)
-    mse = float(mean_squared_error(y, pred))
-    return mse / float(np.var(y_train)), 1.0 - mse / float(np.var(y))
 
 
 def fit_one(label, name, noise, seed, sparsities):
@@ -144,7 +143,7 @@ def fit_one(label, name, noise, seed, sparsities):
     rows = []
 
     def record(method, sparsity, model, seconds, epochs, **extra):
-        loss, score = _loss_and_score(model, X_test, y_test, task, y_train)
+        loss, score = evaluate(model, X_test, y_test, task=task, y_train=y_train)
         rows.append(
             dict(dataset=label, task=task, seed=seed, method=method, sparsity=sparsity,
                  loss=loss, score=score, seconds=seconds, epochs=epochs, **extra)

@@ -8,8 +8,9 @@ Some pages depend on what exists when the docs are built, so this file writes a 
 small include files into ``docs/generated/`` (next to the autosummary stubs) before
 Sphinx reads any page:
 
-* ``generated/_api_list.inc``: the API tables, from ``sklearn_ecprune.__all__`` and
-  ``sklearn_ecprune.datasets.__all__`` (new public names appear automatically);
+* ``generated/_api_list.inc``: the API tables, from ``sklearn_ecprune.__all__``,
+  ``sklearn_ecprune.datasets.__all__`` and ``sklearn_ecprune.sweep.__all__`` (new public
+  names appear automatically);
 * ``generated/_api_scan.rst``: the same tables for autosummary's stub generator
   (which does not follow ``.. include::``);
 * ``generated/_methods_table.inc``: the table of :data:`PRUNING_METHODS`;
@@ -275,8 +276,9 @@ def _api_groups() -> list[tuple[str, str, list[str]]]:
     else:
         ds_names = [n for n in getattr(datasets, "__all__", []) if not n.startswith("_")]
         groups.append(("Datasets", "sklearn_ecprune.datasets", ds_names))
-    from sklearn_ecprune import cli
+    from sklearn_ecprune import cli, sweep
 
+    groups.append(("Sweeps", "sklearn_ecprune.sweep", list(sweep.__all__)))
     groups.append(("Command line", "sklearn_ecprune.cli", list(cli.__all__)))
     return [(title, module, sorted(group)) for title, module, group in groups if group]
 

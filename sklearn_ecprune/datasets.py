@@ -10,6 +10,8 @@ load_dataset
     Load one of :data:`DATASET_NAMES` as a :class:`Dataset`.
 make_preprocessor
     The column transformer for a :class:`Dataset` (scaling, imputation, one-hot).
+make_column_preprocessor
+    The same, for named numeric and categorical columns of any table.
 Dataset
     Named tuple returned by :func:`load_dataset`.
 DATASET_NAMES, REAL_DATASET_NAMES
@@ -33,6 +35,7 @@ __all__ = [
     "REAL_DATASET_NAMES",
     "Dataset",
     "load_dataset",
+    "make_column_preprocessor",
     "make_diffusion_sorption",
     "make_preprocessor",
 ]
@@ -41,7 +44,6 @@ __all__ = [
 _D = 5e-4  # effective diffusion coefficient
 _POROSITY = 0.29  # phi
 _RHO_S = 2880.0  # dry bulk density
-_K_F_DEFAULT = 3.5e-4  # PDEBench's Freundlich K (inside our varied range)
 _N_F = 0.874  # Freundlich exponent
 _T_MAX = 500.0
 # u**(n_f - 1) is singular at u = 0 (and u starts at 0 for u0 = 0), so R is
@@ -705,7 +707,7 @@ def make_preprocessor(dataset: Dataset):
     if not categorical:
         return StandardScaler()
     numeric = [c for c in dataset.feature_names if c not in categorical]
-    return _column_preprocessor(numeric, categorical)
+    return make_column_preprocessor(numeric, categorical)
 
 
 # One-hot columns per categorical feature; rarer categories are grouped, so an
@@ -713,10 +715,42 @@ def make_preprocessor(dataset: Dataset):
 MAX_CATEGORIES = 50
 
 
-def _column_preprocessor(numeric: list, categorical: list, *, dense: bool = False):
-    """Median imputation and scaling of ``numeric`` columns; most-frequent imputation
-    and one-hot encoding (unknown categories ignored, at most ``MAX_CATEGORIES`` per
-    column) of ``categorical`` ones. ``dense=True`` always outputs a dense array."""
+def make_column_preprocessor(numeric: list, categorical: list, *, dense: bool = False):
+    """An unfitted transformer for a table's numeric and categorical columns.
+
+    Numeric columns: median imputation and standard scaling; categorical columns:
+    most-frequent imputation and one-hot encoding (unknown categories ignored, at
+    most ``MAX_CATEGORIES`` = 50 per column, the rarer ones grouped). Columns in
+    neither list are dropped. :func:`make_preprocessor` builds it for a
+    :class:`Dataset`.
+
+    Parameters
+    ----------
+    numeric : list of str or int
+        The numeric columns, by name (DataFrame) or position.
+    categorical : list of str or int
+        The columns to one-hot encode.
+    dense : bool, default=False
+        Always output a dense array; ``False`` keeps scikit-learn's default, a
+        sparse matrix when the output is mostly zeros (``sparse_threshold=0.3``).
+
+    Returns
+    -------
+    transformer : ColumnTransformer
+        Unfitted; its output holds the scaled numeric columns, then the one-hot
+        columns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_ecprune.datasets import make_column_preprocessor
+    >>> X = pd.DataFrame({"size": [1.0, None, 3.0], "kind": ["a", "b", None]})
+    >>> transformer = make_column_preprocessor(["size"], ["kind"], dense=True)
+    >>> transformer.fit_transform(X).round(2)
+    array([[-1.22,  1.  ,  0.  ],
+           [ 0.  ,  0.  ,  1.  ],
+           [ 1.22,  1.  ,  0.  ]])
+    """
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline

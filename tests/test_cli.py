@@ -117,6 +117,17 @@ def test_help_and_argument_errors_do_not_load_torch(argv):
     assert "LOADED []" in result.stdout, result.stdout + result.stderr
 
 
+def test_hidden_and_max_epochs_default_to_the_estimators_defaults():
+    from sklearn_ecprune import ECPrunedMLPClassifier, ECPrunedMLPRegressor
+    from sklearn_ecprune.cli import build_parser
+
+    for command in (["demo"], ["sweep", "--data", "wine"]):
+        args = build_parser().parse_args(command)
+        for estimator in (ECPrunedMLPClassifier(), ECPrunedMLPRegressor()):
+            assert tuple(args.hidden) == estimator.hidden_layer_sizes
+            assert args.max_epochs == estimator.max_epochs
+
+
 def test_no_command_prints_help_and_fails(capsys):
     assert main([]) == 2
     assert "usage: ecprune" in capsys.readouterr().err

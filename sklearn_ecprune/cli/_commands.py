@@ -12,15 +12,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..datasets import DATASET_NAMES, load_dataset, make_preprocessor
-from ._configurations import DEFAULT_CONFIGURATION, SWEEP_CONFIGURATIONS
+from ..sweep import (
+    DEFAULT_CONFIGURATION,
+    SWEEP_CONFIGURATIONS,
+    SweepData,
+    markdown_tables,
+    plot_sweep,
+    results_text,
+    run_sweep,
+)
 from ._csv import DataError, load_csv
 from ._options import DEFAULT_NOISE, PROG, TEST_SIZE, CommandError, methods_of
-from ._plots import plot_sweep
-from ._sweep import run_sweep
-from ._tables import markdown_tables, results_text
 
 __all__ = ["DataError", "run_command"]
 
@@ -30,14 +33,10 @@ PLOT_COLUMNS = 4
 
 @dataclass
 class _Split:
-    label: str
+    """The rows a sweep fits and tests (named for the progress bar), at a noise level."""
+
+    data: SweepData
     noise: float
-    task: str
-    X_train: Any
-    X_test: Any
-    y_train: np.ndarray
-    y_test: np.ndarray
-    preprocessor: Any = None
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -76,20 +75,14 @@ def _run(
         warnings.simplefilter("always")
         try:
             for split in splits:
-                bar.set_postfix_str(split.label, refresh=True)
+                bar.set_postfix_str(split.data.name, refresh=True)
                 frame = run_sweep(
-                    split.X_train,
-                    split.y_train,
-                    split.X_test,
-                    split.y_test,
-                    task=split.task,
+                    split.data,
                     configurations=methods,
                     sparsities=sparsities,
                     seeds=seeds,
                     fine_tune_epochs=fine_tune_epochs,
                     estimator_params=params,
-                    preprocessor=split.preprocessor,
-                    dataset=split.label,
                     progress=bar,
                     n_jobs=getattr(args, "n_jobs", 1),  # ecprune demo has no --n-jobs
                 )
@@ -105,7 +98,7 @@ def _report_warnings(seen: list[warnings.WarningMessage], *, quiet: bool) -> Non
     """The warnings of a run, each kind once, in words the command's options can act on."""
     from sklearn.exceptions import ConvergenceWarning
 
-    from ..engine._prune import EmptyLayerWarning
+    from ..engine import EmptyLayerWarning
 
     emptied = sum(issubclass(w.category, EmptyLayerWarning) for w in seen)
     unconverged = sum(issubclass(w.category, ConvergenceWarning) for w in seen)
@@ -194,8 +187,8 @@ def _demo(args: argparse.Namespace) -> int:
         f"with {len(methods)} configurations at {len(set(args.sparsities))} sparsities, "
         "no fine-tuning"
     )
-    split = _Split("digits", math.nan, "classification", X_train, X_test, y_train, y_test)
-    frame = _run([split], args, seeds=[args.seed])
+    digits = SweepData(X_train, y_train, X_test, y_test, task="classification", name="digits")
+    frame = _run([_Split(digits, math.nan)], args, seeds=[args.seed])
     print()
     print(results_text(frame))
     _save_plot(frame, out, fine_tuned=False, methods=methods)
@@ -226,17 +219,19 @@ def _load_splits(args: argparse.Namespace) -> tuple[list[_Split], str]:
             parts = _split(data.X, data.y, data.task, args.test_size, args.random_state)
             synthetic = name in DEFAULT_NOISE
             label = f"{name}, noise {noise:g}" if synthetic else name
-            splits.append(
-                _Split(
-                    label,
-                    noise if synthetic else math.nan,
-                    data.task,
-                    *parts,
-                    preprocessor=make_preprocessor(data),
-                )
+            X_train, X_test, y_train, y_test = parts
+            sweep_data = SweepData(
+                X_train,
+                y_train,
+                X_test,
+                y_test,
+                task=data.task,
+                preprocessor=make_preprocessor(data),
+                name=label,
             )
+            splits.append(_Split(sweep_data, noise if synthetic else math.nan))
             print(
-                f"{label}: {data.task}, {len(parts[2])} training and {len(parts[3])} test "
+                f"{label}: {data.task}, {len(y_train)} training and {len(y_test)} test "
                 f"rows, {data.X.shape[1]} features"
             )
         return splits, name
@@ -266,10 +261,10 @@ def _load_splits(args: argparse.Namespace) -> tuple[list[_Split], str]:
         f"{len(table.y_train)} training and {len(table.y_test)} test rows, "
         f"{table.X_train.shape[1]} input columns after preprocessing"
     )
-    split = _Split(
-        path.stem, math.nan, table.task, table.X_train, table.X_test, table.y_train, table.y_test
+    sweep_data = SweepData(
+        table.X_train, table.y_train, table.X_test, table.y_test, task=table.task, name=path.stem
     )
-    return [split], path.stem
+    return [_Split(sweep_data, math.nan)], path.stem
 
 
 def _sweep(args: argparse.Namespace) -> int:

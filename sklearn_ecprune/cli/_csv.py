@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..datasets import _column_preprocessor
+from ..datasets import make_column_preprocessor
 
 __all__ = ["DataError", "TabularData", "infer_task", "load_csv"]
 
@@ -153,7 +153,7 @@ def load_csv(
     test_size: float = 0.25,
     random_state: int = 0,
 ) -> TabularData:
-    """Read a CSV table and prepare it for :func:`~sklearn_ecprune.cli._sweep.run_sweep`.
+    """Read a CSV table and prepare it for :func:`~sklearn_ecprune.sweep.run_sweep`.
 
     Rows with a missing target are dropped. Numeric feature columns get median
     imputation and standard scaling; the others (text, categories, booleans)
@@ -197,10 +197,35 @@ def load_csv(
     >>> data.task, data.target_name, data.X_train.shape
     ('classification', 'label', (30, 3))
     """
-    from sklearn.model_selection import train_test_split
-
     notes: list[str] = []
     frame = _read(path, notes)
+    target = _target_column(frame, path, target)
+    frame = _rows_with_target(frame, path, target, notes)
+    features, numeric, categorical = _features(frame.drop(columns=[target]), path, target, notes)
+    y_col = frame[target]
+    if task == "auto":
+        task = infer_task(y_col)
+    y = _regression_target(y_col, target) if task == "regression" else _class_labels(y_col, target)
+    X_train, X_test, y_train, y_test = _split(
+        features, y, task, target, notes, test_size=test_size, random_state=random_state
+    )
+    transformer = make_column_preprocessor(numeric, categorical, dense=True)
+    X_train = np.asarray(transformer.fit_transform(X_train), dtype=np.float64)
+    X_test = np.asarray(transformer.transform(X_test), dtype=np.float64)
+    return TabularData(
+        X_train=X_train,
+        X_test=X_test,
+        y_train=np.asarray(y_train),
+        y_test=np.asarray(y_test),
+        task=task,
+        target_name=target,
+        feature_names=[str(n) for n in transformer.get_feature_names_out()],
+        notes=notes,
+    )
+
+
+def _target_column(frame, path: str, target: str | None) -> str:
+    """The target's column name: ``target``, or the last column; checked."""
     if frame.shape[1] < 2:
         raise DataError(
             f"{path} has a single column ({str(frame.columns[0])!r}): it needs the target "
@@ -213,6 +238,11 @@ def load_csv(
             f"target column {target!r} not found in {path}; "
             f"available columns: {_columns(frame.columns)}"
         )
+    return target
+
+
+def _rows_with_target(frame, path: str, target: str, notes: list[str]):
+    """The rows that have a target, if enough of them."""
     missing = frame[target].isna()
     if missing.all():
         raise DataError(f"target column {target!r} has no values")
@@ -221,8 +251,11 @@ def load_csv(
         frame = frame.loc[~missing]
     if len(frame) < MIN_ROWS:
         raise DataError(f"need at least {MIN_ROWS} rows with a target, {path} has {len(frame)}")
-    y_col = frame[target]
-    features = frame.drop(columns=[target])
+    return frame
+
+
+def _features(features, path: str, target: str, notes: list[str]) -> tuple:
+    """The usable feature columns, and the names of the numeric and the other ones."""
     empty = [c for c in features.columns if features[c].isna().all()]
     if empty:
         notes.append(f"ignored {len(empty)} empty column(s): {_columns(empty)}")
@@ -237,37 +270,50 @@ def load_csv(
     for c in categorical:
         # As text, so columns mixing types (True/False with NaN, ...) encode cleanly.
         features[c] = features[c].astype(str).where(features[c].notna(), np.nan)
+    return features, numeric, categorical
 
-    if task == "auto":
-        task = infer_task(y_col)
-    if task == "regression":
-        if not _is_numeric(y_col):
-            raise DataError(
-                f"target {target!r} is not numeric and cannot be a regression target "
-                f"(use --task classification)"
-            )
-        y = y_col.to_numpy(dtype=np.float64)
-        if not np.isfinite(y).all():
-            raise DataError(f"target {target!r} contains infinite values")
-        if np.ptp(y) == 0:
-            raise DataError(f"target {target!r} is constant: there is nothing to predict")
-    else:
-        y = y_col.to_numpy()
-        if y.dtype == object:
-            y = y.astype(str)  # np.unique needs comparable labels
-        if _is_numeric(y_col) and not np.isfinite(y.astype(np.float64)).all():
-            raise DataError(f"target {target!r} contains infinite values")
-        classes = np.unique(y)
-        if len(classes) < 2:
-            raise DataError(
-                f"target {target!r} has a single class ({str(classes[0])!r}): "
-                f"classification needs at least two"
-            )
-        if len(classes) > len(y) / 2:
-            raise DataError(
-                f"target {target!r} has {len(classes)} distinct values in {len(y)} rows, "
-                f"too many classes to learn (use --task regression)"
-            )
+
+def _regression_target(y_col, target: str) -> np.ndarray:
+    """The target as finite floats that vary."""
+    if not _is_numeric(y_col):
+        raise DataError(
+            f"target {target!r} is not numeric and cannot be a regression target "
+            f"(use --task classification)"
+        )
+    y = y_col.to_numpy(dtype=np.float64)
+    if not np.isfinite(y).all():
+        raise DataError(f"target {target!r} contains infinite values")
+    if np.ptp(y) == 0:
+        raise DataError(f"target {target!r} is constant: there is nothing to predict")
+    return y
+
+
+def _class_labels(y_col, target: str) -> np.ndarray:
+    """The target as comparable labels: two classes or more, at most one per two rows."""
+    y = y_col.to_numpy()
+    if y.dtype == object:
+        y = y.astype(str)  # np.unique needs comparable labels
+    if _is_numeric(y_col) and not np.isfinite(y.astype(np.float64)).all():
+        raise DataError(f"target {target!r} contains infinite values")
+    classes = np.unique(y)
+    if len(classes) < 2:
+        raise DataError(
+            f"target {target!r} has a single class ({str(classes[0])!r}): "
+            f"classification needs at least two"
+        )
+    if len(classes) > len(y) / 2:
+        raise DataError(
+            f"target {target!r} has {len(classes)} distinct values in {len(y)} rows, "
+            f"too many classes to learn (use --task regression)"
+        )
+    return y
+
+
+def _split(
+    features, y, task: str, target: str, notes: list[str], *, test_size: float, random_state: int
+) -> tuple:
+    """Training and test rows, stratified for classification where the classes allow."""
+    from sklearn.model_selection import train_test_split
 
     stratify = y if task == "classification" else None
     try:
@@ -291,17 +337,4 @@ def load_csv(
             raise DataError(f"the training rows of {target!r} hold a single class")
     if len(y_test) == 0:
         raise DataError("no test rows left; use more rows or a larger --test-size")
-
-    transformer = _column_preprocessor(numeric, categorical, dense=True)
-    X_train = np.asarray(transformer.fit_transform(X_train), dtype=np.float64)
-    X_test = np.asarray(transformer.transform(X_test), dtype=np.float64)
-    return TabularData(
-        X_train=X_train,
-        X_test=X_test,
-        y_train=np.asarray(y_train),
-        y_test=np.asarray(y_test),
-        task=task,
-        target_name=target,
-        feature_names=[str(n) for n in transformer.get_feature_names_out()],
-        notes=notes,
-    )
+    return X_train, X_test, y_train, y_test

@@ -26,7 +26,7 @@ from ..engine._validation import (
     InvalidParameterError,
     check_param,
 )
-from ._configurations import SWEEP_CONFIGURATIONS
+from ..sweep import SWEEP_CONFIGURATIONS
 from ._options import (
     DEMO_METHODS,
     HIDDEN,
@@ -41,6 +41,7 @@ from ._options import (
 _TEST_SIZE = [Interval(numbers.Real, 0, 1, closed="neither")]
 
 __all__ = ["CommandError", "build_parser", "main"]
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
@@ -117,30 +118,31 @@ def _wrap(text: str) -> str:
     return textwrap.fill(text, width=88)
 
 
+def _add_values(
+    parser: argparse.ArgumentParser,
+    option: str,
+    kind: type,
+    default: Sequence[Any],
+    metavar: str,
+    what: str,
+) -> None:
+    """An option that takes one or more values, with its defaults in its help."""
+    parser.add_argument(
+        option,
+        nargs="+",
+        type=kind,
+        default=list(default),
+        metavar=metavar,
+        help=f"{what} (default: {_spaced(default)})",
+    )
+
+
 def _add_common(parser: argparse.ArgumentParser, *, methods: Sequence[str]) -> None:
-    parser.add_argument(
-        "--methods",
-        nargs="+",
-        default=list(methods),
-        metavar="M",
-        help=f"configurations to compare, or 'all' (default: {' '.join(methods)})",
+    _add_values(parser, "--methods", str, methods, "M", "configurations to compare, or 'all'")
+    _add_values(
+        parser, "--sparsities", float, SPARSITIES, "S", "fractions of the weights to remove"
     )
-    parser.add_argument(
-        "--sparsities",
-        nargs="+",
-        type=float,
-        default=list(SPARSITIES),
-        metavar="S",
-        help=f"fractions of the weights to remove (default: {_spaced(SPARSITIES)})",
-    )
-    parser.add_argument(
-        "--hidden",
-        nargs="+",
-        type=int,
-        default=list(HIDDEN),
-        metavar="H",
-        help=f"hidden layer widths of the MLP (default: {_spaced(HIDDEN)})",
-    )
+    _add_values(parser, "--hidden", int, HIDDEN, "H", "hidden layer widths of the MLP")
     parser.add_argument(
         "--max-epochs",
         type=int,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._configurations import DEFAULT_CONFIGURATION, SWEEP_CONFIGURATIONS
+from ..sweep import DEFAULT_CONFIGURATION, SWEEP_CONFIGURATIONS
 
 __all__ = [
     "DEFAULT_NOISE",
@@ -25,8 +25,10 @@ __all__ = [
 
 PROG = "ecprune"
 SPARSITIES = (0.5, 0.7, 0.8, 0.9, 0.95)
-HIDDEN = (100,)  # the estimators' default
-MAX_EPOCHS = 200  # the estimators' default
+# The estimators' defaults, copied: reading them from the estimators would import torch
+# for --help. tests/test_cli.py checks that the two agree.
+HIDDEN = (100,)
+MAX_EPOCHS = 200
 TEST_SIZE = 0.25
 # The demo: the default, the paper's one-shot ECP and the other fast criteria.
 DEMO_METHODS = (DEFAULT_CONFIGURATION, "ecp", "magnitude", "wanda", "obd", "gradient", "random")

@@ -19,18 +19,30 @@ __all__ = ["DEFAULT_CONFIGURATION", "SWEEP_CONFIGURATIONS", "Configuration"]
 class Configuration:
     """Estimator parameters compared by a sweep, and what they stand for.
 
-    Attributes
+    The parameters are kept as attributes of the same names (``params`` as a
+    read-only mapping).
+
+    Parameters
     ----------
-    params : mapping
+    params : mapping, default={}
         Estimator parameters set on top of the estimator's defaults (``sparsity``
         and ``fine_tune_epochs`` are set by the sweep).
-    kind : {"default", "baseline", "method", "ablation"}
+    kind : {"default", "baseline", "method", "ablation"}, default="method"
         ``"default"`` is the estimator as it comes; ``"baseline"`` a criterion from
         the literature; ``"method"`` another of this project's methods;
         ``"ablation"`` a variant of the default's own settings (step counts), which
         win counts leave out.
-    description : str
+    description : str, default=""
         One line for help texts and tables.
+
+    Examples
+    --------
+    >>> from sklearn_ecprune.sweep import SWEEP_CONFIGURATIONS, Configuration
+    >>> dict(SWEEP_CONFIGURATIONS["ecp"].params)
+    {'pruning': 'ecp', 'n_steps': 1}
+    >>> mine = Configuration({"pruning": "magnitude", "n_steps": 5}, description="5 steps")
+    >>> mine.kind, mine.params["n_steps"]
+    ('method', 5)
     """
 
     params: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
@@ -70,7 +82,10 @@ SWEEP_CONFIGURATIONS: dict[str, Configuration] = {
     "default-5step": _config("ablation", "the default in 5 steps", n_steps=5),
     "default-20step": _config("ablation", "the default in 20 steps", n_steps=20),
 }
-"""Configurations by name: the values of ``--methods`` of the ``ecprune`` command."""
+"""Configurations by name: the values of ``--methods`` of the ``ecprune`` command.
+
+Pass a mapping of your own (or a selection of these names) to :func:`run_sweep`.
+"""
 
 DEFAULT_CONFIGURATION = "default"
 """The configuration that is the estimators' default."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from ..engine._report import render_table
+from ..engine import render_table
 from ._configurations import DEFAULT_CONFIGURATION
-from ._sweep import baselines_of, summarize, win_table
+from ._run import baselines_of, summarize, win_table
 
 __all__ = ["markdown_tables", "results_text"]
 
@@ -35,7 +35,7 @@ def results_text(frame, *, fine_tuned: bool = False) -> str:
     Parameters
     ----------
     frame : pandas.DataFrame
-        Output of :func:`~sklearn_ecprune.cli._sweep.run_sweep` (several concatenated).
+        Output of :func:`run_sweep` (several concatenated).
     fine_tuned : bool, default=False
         Tabulate the results without or with masked fine-tuning.
 
@@ -50,7 +50,7 @@ def results_text(frame, *, fine_tuned: bool = False) -> str:
     Examples
     --------
     >>> import pandas as pd
-    >>> from sklearn_ecprune.cli._tables import results_text
+    >>> from sklearn_ecprune.sweep import results_text
     >>> frame = pd.DataFrame({"dataset": "d", "architecture": "8", "fine_tuned": False,
     ...     "seed": 0, "method": ["dense", "a", "b"], "sparsity": [0.0, 0.5, 0.5],
     ...     "loss": [0.1, 0.2, 0.3], "score": [0.9, 0.8, 0.7], "metric": "accuracy"})
@@ -103,7 +103,7 @@ def markdown_tables(
     Parameters
     ----------
     frame : pandas.DataFrame
-        The output of :func:`~sklearn_ecprune.cli._sweep.run_sweep` (possibly several
+        The output of :func:`run_sweep` (possibly several
         concatenated).
     default : str or None, default="default"
         The configuration set in bold, whose wins against the baselines alone get a
@@ -122,7 +122,7 @@ def markdown_tables(
     Examples
     --------
     >>> import pandas as pd
-    >>> from sklearn_ecprune.cli._tables import markdown_tables
+    >>> from sklearn_ecprune.sweep import markdown_tables
     >>> frame = pd.DataFrame({"dataset": "d", "architecture": "8", "fine_tuned": False,
     ...     "method": ["a", "b"], "sparsity": 0.5, "seed": 0, "loss": [1.0, 2.0],
     ...     "score": [0.9, 0.8], "metric": "accuracy"})
