@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # only for annotations: this module does not import torch
     import torch
 
-__all__ = ["LayerReport", "PruningReport", "PruningResult", "render_table"]
+__all__ = ["LayerReport", "PruningReport", "PruningResult", "import_pyplot", "render_table"]
 
 
-def _pyplot():
+def import_pyplot():
     """``matplotlib.pyplot``, imported on first use (matplotlib is only needed to plot)."""
     try:
         import matplotlib.pyplot as plt
@@ -254,7 +254,7 @@ class PruningReport:
         """
         import numpy as np
 
-        plt = _pyplot()
+        plt = import_pyplot()
         if ax is None:
             width = min(12.0, 5.0 + 1.0 * len(self.layers))
             _, axes = plt.subplots(1, 2, figsize=(width, 3.8), layout="constrained")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -316,11 +315,8 @@ COMPENSATE = [None, "boolean"]
 BATCH_SIZE = [Interval(numbers.Integral, 1, None, closed="left")]
 POSITIVE_INT = [Interval(numbers.Integral, 1, None, closed="left")]
 NON_NEGATIVE_INT = [Interval(numbers.Integral, 0, None, closed="left")]
-NON_NEGATIVE_FLOAT = [Interval(numbers.Real, 0, None, closed="left")]
 UNIT_FLOAT = [Interval(numbers.Real, 0, 1, closed="both")]
 SEED = [None, "seed"]
-MEMORY = [None, str, os.PathLike, HasMethods("cache")]
-RANDOM_STATE = [None, "seed", "random_state"]
 HIDDEN_LAYER_SIZES = [
     Interval(numbers.Integral, 1, None, closed="left"),
     _IntegerSequence(Interval(numbers.Integral, 1, None, closed="left")),

@@ -15,7 +15,7 @@
 - ``_selection``: choosing a sparsity (a ``refit`` rule and a display); ``_cv``: the
   cross-validated sparsity path (:class:`ECPrunedMLPClassifierCV`,
   :class:`ECPrunedMLPRegressorCV`);
-- ``_plots``: a fit's history as a figure (:class:`FitHistoryDisplay`).
+- ``_plots``: the displays' axes, and a fit's history as a figure (:class:`FitHistoryDisplay`).
 """
 
 from ._callbacks import GradualMagnitudePruning, KeepPrunedWeightsZero

@@ -68,7 +68,6 @@ AUTO_MIN_VALIDATION_ROWS = 30
 _GLOBAL_RNG_LOCK = threading.Lock()
 
 
-
 def _plain_rows(X, n_features: int | None) -> np.ndarray | None:
     """A predict's X as float32 if it is the common case that needs no other check.
 
@@ -91,6 +90,7 @@ def _plain_rows(X, n_features: int | None) -> np.ndarray | None:
         # sends the rows the long way).
         finite = np.isfinite(rows.sum())
     return rows if finite else None
+
 
 class ECPrunedMixin(ParamsMixin, TrainingStepMixin, InferenceMixin, FittedStateMixin):
     """Fit = train dense, prune to ``sparsity``, fine-tune with the masks enforced."""
@@ -481,9 +481,7 @@ class ECPrunedMixin(ParamsMixin, TrainingStepMixin, InferenceMixin, FittedStateM
         cacheable = not (plan.warm or plan.incremental) and self.random_state is not None
         if memory.location is not None and cacheable:
             params = {
-                k: v
-                for k, v in self.get_params(deep=False).items()
-                if k not in AFTER_DENSE_PARAMS
+                k: v for k, v in self.get_params(deep=False).items() if k not in AFTER_DENSE_PARAMS
             }
             key = dense_key(self, params, fit_params, plan.seed)
         return _PlannedCache(self, dense_cache(memory, key, data, y))
@@ -501,9 +499,10 @@ class ECPrunedMixin(ParamsMixin, TrainingStepMixin, InferenceMixin, FittedStateM
         """Restore a stored dense phase; False (nothing changed) if it does not fit."""
         expected = {k: v.shape for k, v in self.module_.state_dict().items()}
         try:
-            fits = set(state) == {"module", "optimizer", "history", "shuffle_generator"} and {
-                k: v.shape for k, v in state["module"].items()
-            } == expected
+            fits = (
+                set(state) == {"module", "optimizer", "history", "shuffle_generator"}
+                and {k: v.shape for k, v in state["module"].items()} == expected
+            )
         except (TypeError, AttributeError):
             fits = False
         if not fits:

@@ -113,16 +113,37 @@ def _rows(values, rows):
     return _safe_indexing(values, rows)
 
 
-def _delegate(name: str):
-    """``available_if`` condition: the estimator (fitted, else the template) has ``name``."""
+def _refitted_method(name: str, summary: str, returns: str):
+    """The method ``name`` of a ``*CV`` estimator: ``estimator_.<name>(X)``.
 
-    def check(self) -> bool:
-        target = getattr(self, "estimator_", None)
-        target = self._template() if target is None else target
-        getattr(target, name)  # raises AttributeError where it has none
+    Available where the estimator (the refitted one, else the template) has ``name``.
+    The predict methods differ only in the name they call and what they return, so
+    one definition serves them all.
+    """
+
+    def available(cv) -> bool:
+        target = getattr(cv, "estimator_", None)
+        getattr(cv._template() if target is None else target, name)  # AttributeError if none
         return True
 
-    return check
+    def method(self, X):
+        check_is_fitted(self)
+        return getattr(self.estimator_, name)(X)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"""{summary}
+
+        Parameters
+        ----------
+        X : {{array-like, sparse matrix, DataFrame}} of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        {returns}
+            ``estimator_.{name}(X)``.
+        """
+    return available_if(available)(method)
 
 
 class _SparsityPathCV(MetaEstimatorMixin, BaseEstimator):
@@ -237,22 +258,9 @@ class _SparsityPathCV(MetaEstimatorMixin, BaseEstimator):
             self.feature_names_in_ = self.estimator_.feature_names_in_
         return self
 
-    @available_if(_delegate("predict"))
-    def predict(self, X):
-        """Predict with the refitted estimator (``estimator_``).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            Inputs.
-
-        Returns
-        -------
-        y : ndarray
-            ``estimator_.predict(X)``.
-        """
-        check_is_fitted(self)
-        return self.estimator_.predict(X)
+    predict = _refitted_method(
+        "predict", "Predict with the refitted estimator (``estimator_``).", "y : ndarray"
+    )
 
     def to_torch(self, *args, **kwargs):
         """The refitted network as a standalone torch module (``estimator_.to_torch``).
@@ -368,39 +376,16 @@ class ECPrunedMLPClassifierCV(ClassifierMixin, _SparsityPathCV):
         check_is_fitted(self)
         return self.estimator_.classes_
 
-    @available_if(_delegate("predict_proba"))
-    def predict_proba(self, X):
-        """Class probabilities of the refitted estimator.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            Inputs.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            ``estimator_.predict_proba(X)``.
-        """
-        check_is_fitted(self)
-        return self.estimator_.predict_proba(X)
-
-    @available_if(_delegate("predict_log_proba"))
-    def predict_log_proba(self, X):
-        """Log of the class probabilities of the refitted estimator.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            Inputs.
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-            ``estimator_.predict_log_proba(X)``.
-        """
-        check_is_fitted(self)
-        return self.estimator_.predict_log_proba(X)
+    predict_proba = _refitted_method(
+        "predict_proba",
+        "Class probabilities of the refitted estimator.",
+        "proba : ndarray of shape (n_samples, n_classes)",
+    )
+    predict_log_proba = _refitted_method(
+        "predict_log_proba",
+        "Log of the class probabilities of the refitted estimator.",
+        "log_proba : ndarray of shape (n_samples, n_classes)",
+    )
 
 
 class ECPrunedMLPRegressorCV(RegressorMixin, _SparsityPathCV):
@@ -426,4 +411,3 @@ class ECPrunedMLPRegressorCV(RegressorMixin, _SparsityPathCV):
     )
 
     _default_estimator = ECPrunedMLPRegressor
-

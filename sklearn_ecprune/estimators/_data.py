@@ -117,9 +117,10 @@ class BatchDataset(Dataset):
 
     def subset(self, rows: np.ndarray) -> BatchDataset:
         """The rows ``rows`` as a dataset of their own (copied once, gathered contiguously)."""
-        X = {k: _take(v, rows) for k, v in self.X.items()} if isinstance(self.X, Mapping) else (
-            _take(self.X, rows)
-        )
+        if isinstance(self.X, Mapping):
+            X = {k: _take(v, rows) for k, v in self.X.items()}
+        else:
+            X = _take(self.X, rows)
         return BatchDataset(X, None if self.y is None else _take(self.y, rows))
 
 

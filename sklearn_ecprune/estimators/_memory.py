@@ -118,28 +118,9 @@ def _fingerprint(value: Any, depth: int = 0, seen: frozenset[int] = frozenset())
     if isinstance(value, type):
         return _class_fingerprint(value, depth, seen)
     if isinstance(value, types.FunctionType | types.MethodType | types.BuiltinFunctionType):
-        if _is_library(value) or isinstance(value, types.BuiltinFunctionType):
-            return ("function", value.__module__, value.__qualname__)
-        function = getattr(value, "__func__", value)
-        closure = [c.cell_contents for c in (function.__closure__ or ())]
-        inner = seen | {id(value), id(function)}
-        # The module-level names the code refers to (a constant, a helper function, a
-        # setting): their content is part of what the function does.
-        names = sorted(_global_names(function.__code__) & function.__globals__.keys())
-        return (
-            "function",
-            _source(function),
-            _fingerprint(list(function.__defaults__ or ()), depth + 1, inner),
-            _fingerprint(closure, depth + 1, inner),
-            [(name, _fingerprint(function.__globals__[name], depth + 1, inner)) for name in names],
-        )
+        return _function_fingerprint(value, depth, seen)
     if isinstance(value, types.ModuleType):
-        root = value.__name__.split(".")[0]
-        if root in _LIBRARIES or root in sys.stdlib_module_names or not getattr(
-            value, "__file__", None
-        ):
-            return ("module", value.__name__)
-        return ("module", value.__name__, _source(value))  # a user's module: its code
+        return _module_fingerprint(value)
     if isinstance(value, np.ndarray | torch.Tensor | np.generic):
         return ("array", joblib.hash(value))
     # Any other object: its class (by source if it is user code) and its pickled state.
@@ -148,6 +129,37 @@ def _fingerprint(value: Any, depth: int = 0, seen: frozenset[int] = frozenset())
     except Exception as exc:
         raise _NotCacheable(f"{type(value).__name__} objects cannot be pickled") from exc
     return ("object", _class_fingerprint(type(value), depth, seen), state)
+
+
+def _function_fingerprint(value: Any, depth: int, seen: frozenset[int]) -> Any:
+    """A function or method: a library's by name, a user's by its code and what it uses."""
+    if _is_library(value) or isinstance(value, types.BuiltinFunctionType):
+        return ("function", value.__module__, value.__qualname__)
+    function = getattr(value, "__func__", value)
+    closure = [c.cell_contents for c in (function.__closure__ or ())]
+    inner = seen | {id(value), id(function)}
+    # The module-level names the code refers to (a constant, a helper function, a
+    # setting): their content is part of what the function does.
+    names = sorted(_global_names(function.__code__) & function.__globals__.keys())
+    return (
+        "function",
+        _source(function),
+        _fingerprint(list(function.__defaults__ or ()), depth + 1, inner),
+        _fingerprint(closure, depth + 1, inner),
+        [(name, _fingerprint(function.__globals__[name], depth + 1, inner)) for name in names],
+    )
+
+
+def _module_fingerprint(module: types.ModuleType) -> Any:
+    """A module: a library's (or a built-in one's) by name, a user's by its code."""
+    root = module.__name__.split(".")[0]
+    if (
+        root in _LIBRARIES
+        or root in sys.stdlib_module_names
+        or not getattr(module, "__file__", None)
+    ):
+        return ("module", module.__name__)
+    return ("module", module.__name__, _source(module))
 
 
 def _global_names(code: types.CodeType) -> set[str]:

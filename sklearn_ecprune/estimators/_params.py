@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import numbers
+import os
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -15,20 +16,18 @@ from skorch.dataset import Dataset
 from torch.utils.data import DataLoader
 
 from ..engine._methods import DEFAULT_METHOD, METHOD
-from ..engine._prune import _PRUNE_CONSTRAINTS as PRUNE_CONSTRAINTS
+from ..engine._prune import PruneConfig
 from ..engine._validation import (
     BATCH_SIZE,
     COMPENSATE,
     FINITE_NON_NEGATIVE_FLOAT,
     HIDDEN_LAYER_SIZES,
-    MEMORY,
     N_STEPS,
-    NON_NEGATIVE_FLOAT,
     NON_NEGATIVE_INT,
     POSITIVE_INT,
-    RANDOM_STATE,
     SCOPE,
     SPARSITY,
+    HasMethods,
     Interval,
     Options,
     check_param,
@@ -57,6 +56,12 @@ AFTER_DENSE_PARAMS = frozenset(
         "memory",
     }
 )
+# The constraints only the estimators' parameters use (the engine's functions take a
+# plain seed, and neither a cache nor a tolerance).
+MEMORY = [None, str, os.PathLike, HasMethods("cache")]
+RANDOM_STATE = [None, "seed", "random_state"]
+NON_NEGATIVE_FLOAT = [Interval(numbers.Real, 0, None, closed="left")]
+
 # prune_mlp's options that have no parameter of their own on the estimators.
 PRUNING_PARAMS = ("min_density", "sequential", "ridge", "cg_iterations", "batch_size", "output_fn")
 NEURON_PRUNING_PARAMS = ("batch_size", "output_fn")
@@ -184,7 +189,9 @@ class ParamsMixin:
         "max_fun": [*POSITIVE_INT],
     }
 
-    def __init__(
+    # scikit-learn's convention: every hyperparameter is an explicit keyword of
+    # __init__, whose signature get_params, clone and the docs read.
+    def __init__(  # noqa: PLR0913
         self,
         module=None,
         *,
@@ -402,9 +409,10 @@ class ParamsMixin:
                     "prune_mlp are parameters of the estimator)."
                 )
             # Their values too, before any training (prune_mlp's own constraints).
+            accepted = PruneConfig.constraints()
             validate_params(
                 {f"pruning_params[{k!r}]": v for k, v in self.pruning_params.items()},
-                {f"pruning_params[{k!r}]": PRUNE_CONSTRAINTS[k] for k in self.pruning_params},
+                {f"pruning_params[{k!r}]": accepted[k] for k in self.pruning_params},
                 owner,
             )
         if self.pruning_unit == "neuron":

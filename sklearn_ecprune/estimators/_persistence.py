@@ -29,7 +29,6 @@ def _keep_identity(value: Any, memo: dict[int, Any]) -> None:
             _keep_identity(item, memo)
 
 
-
 # skorch's own per-fit registries; every other fitted attribute ends with "_".
 _SKORCH_STATE = frozenset({"_modules", "_criteria", "_optimizers"})
 
@@ -78,7 +77,6 @@ class FittedStateMixin:
         for name in [k for k in vars(self) if _is_fitted(k)]:
             del vars(self)[name]
         vars(self).update({k: v for k, v in vars(trial).items() if _is_fitted(k)})
-
 
     # ------------------------------------------------------------ persistence
     def __getstate__(self):

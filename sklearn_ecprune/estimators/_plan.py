@@ -10,6 +10,7 @@ import torch
 
 __all__ = ["FitPlan"]
 
+
 @dataclass
 class FitPlan:
     """What one ``fit`` decided before training: seeds, hold-out, calibration data.

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ..engine._report import _pyplot
+from ..engine._report import import_pyplot
 
-__all__ = ["FitHistoryDisplay"]
+__all__ = ["AxesDisplayMixin", "FitHistoryDisplay"]
 
 # The legend's words and the shading of each phase of a fit (FitPhases records them).
 _PHASES = {
@@ -18,6 +18,28 @@ _PHASES = {
     "fine_tune": ("fine-tuning", "tab:green"),
     "partial_fit": ("partial_fit", "tab:purple"),
 }
+
+
+class AxesDisplayMixin:
+    """The axes of a display: a new figure's when none are given, finished alike.
+
+    Shared by :class:`FitHistoryDisplay` and
+    :class:`~sklearn_ecprune.SparsityScoreDisplay`; matplotlib is imported on first use.
+    """
+
+    @staticmethod
+    def _axes(ax, figsize: tuple[float, float]):
+        """``ax``, or the axes of a new figure of ``figsize``."""
+        if ax is None:
+            _, ax = import_pyplot().subplots(figsize=figsize)
+        return ax
+
+    def _finish(self, ax, **legend_kw):
+        """Grid and legend on ``ax``, kept as ``ax_`` and ``figure_``; the display."""
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="best", **legend_kw)
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
 
 
 def _fitted_network(estimator):
@@ -39,7 +61,7 @@ def _column(rows: Sequence[dict], key: str) -> np.ndarray:
     return np.array([float(row[key]) if key in row else np.nan for row in rows], dtype=float)
 
 
-class FitHistoryDisplay:
+class FitHistoryDisplay(AxesDisplayMixin):
     """Training and validation loss over all epochs of a fit, with its phases and prunes.
 
     In scikit-learn's ``Display`` convention: build it with :meth:`from_estimator`,
@@ -160,10 +182,8 @@ class FitHistoryDisplay:
         >>> display.ax_ is ax, len(ax.lines)
         (True, 2)
         """
-        plt = _pyplot()
         epochs = np.asarray(self.epochs, dtype=float)
-        if ax is None:
-            _, ax = plt.subplots(figsize=(7, 4))
+        ax = self._axes(ax, figsize=(7, 4))
 
         phases = [None] * len(epochs) if self.phases is None else list(self.phases)
         self.phase_spans_ = []
@@ -231,10 +251,7 @@ class FitHistoryDisplay:
         title = self.estimator_name if name is None else name
         if title:
             ax.set_title(title)
-        ax.grid(True, alpha=0.3)
-        ax.legend(loc="best", fontsize="small")
-        self.ax_, self.figure_ = ax, ax.figure
-        return self
+        return self._finish(ax, fontsize="small")
 
     @classmethod
     def from_estimator(cls, estimator, *, ax=None, name=None, train_kw=None, valid_kw=None):

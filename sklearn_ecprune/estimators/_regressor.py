@@ -113,8 +113,10 @@ class ECPrunedMLPRegressor(ECPrunedMixin, NeuralNetRegressor):
         self.standardize_target = standardize_target
         self.loss = loss
 
-    # The full signature, for get_params, clone and the docs: the mixin's parameters
-    # and the regressor's own.
+    # The full signature, which get_params, clone, the docs and the mixin's __setattr__
+    # read: the mixin's parameters and the regressor's own. (Written out, as
+    # scikit-learn's MLPRegressor does, the mixin's fifty parameters and assignments
+    # would stand here again; in the mixin, these two would be the classifier's too.)
     __init__.__signature__ = inspect.signature(ECPrunedMixin.__init__).replace(
         parameters=[
             *list(inspect.signature(ECPrunedMixin.__init__).parameters.values())[:-1],

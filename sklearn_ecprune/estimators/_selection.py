@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ._plots import AxesDisplayMixin
+
 __all__ = ["SparsityScoreDisplay", "sparsest_within_one_standard_error"]
 
 
@@ -38,8 +40,7 @@ def _metric_of(cv_results: dict[str, Any], metric: str | None) -> str:
         if names == ["score"]:
             return "score"
         raise ValueError(
-            f"The search scored several metrics {names}: name the one to use with "
-            "metric=..."
+            f"The search scored several metrics {names}: name the one to use with metric=..."
         )
     if metric not in names:
         raise ValueError(f"metric={metric!r} is not one of the search's metrics {names}.")
@@ -96,7 +97,7 @@ def sparsest_within_one_standard_error(
     return int(sparsest[np.argmax(scores[sparsest])])
 
 
-class SparsityScoreDisplay:
+class SparsityScoreDisplay(AxesDisplayMixin):
     """Cross-validated score against sparsity, with one-standard-error bars.
 
     In scikit-learn's ``Display`` convention: build it with :meth:`from_search` or
@@ -174,14 +175,11 @@ class SparsityScoreDisplay:
         >>> display.ax_ is ax, display.chosen_sparsity_
         (True, 0.9)
         """
-        import matplotlib.pyplot as plt
-
         sparsities = np.asarray(self.sparsities, dtype=float)
         sign = -1.0 if negate_score else 1.0
         scores = sign * np.asarray(self.mean_scores, dtype=float)
         errors = np.asarray(self.standard_errors, dtype=float)
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6, 4))
+        ax = self._axes(ax, figsize=(6, 4))
         # The best is the highest score, whatever the sign shown.
         best = int(np.nanargmax(sign * scores))
         threshold = scores[best] - sign * errors[best]
@@ -204,11 +202,8 @@ class SparsityScoreDisplay:
             name = name[len("neg_") :]
         ax.set_xlabel("sparsity (fraction of weights removed)")
         ax.set_ylabel(f"cross-validated {name}")
-        ax.grid(True, alpha=0.3)
-        ax.legend(loc="best")
-        self.ax_, self.figure_ = ax, ax.figure
         self.chosen_sparsity_ = float(sparsities[chosen])
-        return self
+        return self._finish(ax)
 
     @classmethod
     def from_search(
@@ -268,8 +263,10 @@ class SparsityScoreDisplay:
             ax=ax, negate_score=negate_score, score_name=score_name, errorbar_kw=errorbar_kw
         )
 
+    # scikit-learn's Display.from_estimator convention: the cross-validation's and
+    # the plot's options are explicit keywords, as plot and from_search take them.
     @classmethod
-    def from_estimator(
+    def from_estimator(  # noqa: PLR0913
         cls,
         estimator,
         X,
