@@ -20,31 +20,74 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _imports(path: Path) -> set[str]:
-    """The modules of the package that ``path`` imports (absolute names)."""
-    module = _module_name(path)
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names if a.name.startswith(NAME)}
-        elif isinstance(node, ast.ImportFrom):
+def _is_type_checking(node: ast.AST) -> bool:
+    test = getattr(node, "test", None)
+    return isinstance(node, ast.If) and (
+        (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
+        or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    )
+
+
+def _runtime_nodes(tree: ast.AST):
+    """Every node, except those under ``if TYPE_CHECKING:`` (annotations only)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        if _is_type_checking(node):
+            stack.extend(node.orelse)
+        else:
+            stack.extend(ast.iter_child_nodes(node))
+
+
+def _from_imports(path: Path, package: str | None) -> list[tuple[str, list[str]]]:
+    """``(absolute module, names)`` of each ``from ... import`` of ``path``."""
+    found = []
+    for node in _runtime_nodes(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")
                 base = base[: len(base) - node.level + 1]
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
-            if not target.startswith(NAME):
-                continue
-            for alias in node.names:  # "from . import x" may import a submodule
-                candidate = f"{target}.{alias.name}"
-                found.add(candidate if candidate in MODULES else target)
-    return {m for m in found if m in MODULES and m != module}
+            found.append((target, [alias.name for alias in node.names]))
+        elif isinstance(node, ast.Import):
+            found += [(alias.name, []) for alias in node.names]
+    return found
+
+
+def _package_of(path: Path) -> str:
+    module = _module_name(path)
+    return module if path.name == "__init__.py" else module.rpartition(".")[0]
+
+
+def _imports(path: Path) -> set[str]:
+    """The modules of the package that ``path`` imports at run time (absolute names)."""
+    found: set[str] = set()
+    for target, names in _from_imports(path, _package_of(path)):
+        if not target.startswith(NAME):
+            continue
+        found.add(target)
+        for name in names:  # "from . import x" may import a submodule
+            candidate = f"{target}.{name}"
+            if candidate in MODULES:
+                found.add(candidate)
+    return {m for m in found if m in MODULES and m != _module_name(path)}
 
 
 MODULES = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
 GRAPH = {name: _imports(path) for name, path in MODULES.items()}
+
+
+def _part(module: str) -> str:
+    """The package's part a module belongs to: ``engine``, ``estimators``, ``datasets``..."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
 
 
 def _external(path: Path) -> set[str]:
@@ -91,3 +134,41 @@ def test_the_engine_imports_nothing_outside_itself():
     for module, path in MODULES.items():
         if module.startswith(engine):
             assert not _external(path) & {"sklearn", "skorch"}, module
+
+
+def test_no_module_imports_a_private_name_of_another_part():
+    # A part (engine, estimators, cli, sweep, datasets, ...) offers public names to the
+    # others; importing a public name from one of its private modules is how
+    # scikit-learn's subpackages share code, but an underscored name is its own.
+    reach_ins = []
+    for module, path in MODULES.items():
+        for target, names in _from_imports(path, _package_of(path)):
+            if not target.startswith(NAME) or _part(target) == _part(module):
+                continue
+            reach_ins += [f"{module}: {target}.{name}" for name in names if _is_private(name)]
+    assert reach_ins == []
+
+
+# Where a benchmark measures the inside of a fit, with the reason; nothing else may.
+INSTRUMENTED = {
+    # Wraps the engine's prune_mlp where the estimators call it, to time the pruning's
+    # share of a default fit (no public record holds the time of each pruning call).
+    "bench_prune_cost.py: sklearn_ecprune.estimators._schedule",
+}
+
+
+def test_benchmarks_and_examples_use_only_public_modules():
+    # They are written as users would write them: no private module, no private name.
+    root = PACKAGE.parent
+    scripts = [*(root / "benchmarks").glob("*.py"), *(root / "docs" / "examples").glob("*.py")]
+    assert scripts
+    private = []
+    for path in scripts:
+        for target, names in _from_imports(path, None):
+            if not target.startswith(NAME):
+                continue
+            if any(_is_private(part) for part in target.split(".")):
+                private.append(f"{path.name}: {target}")
+            private += [f"{path.name}: {target}.{name}" for name in names if _is_private(name)]
+    assert sorted(set(private) - INSTRUMENTED) == []
+    assert INSTRUMENTED <= set(private)  # an exemption no longer needed goes
