@@ -17,8 +17,6 @@ from typing import Any
 from .. import __version__
 from ..datasets import DATASET_NAMES
 from ..engine._validation import (
-    HIDDEN_LAYER_SIZES,
-    NON_NEGATIVE_INT,
     POSITIVE_INT,
     SEED,
     SPARSITY,
@@ -26,6 +24,7 @@ from ..engine._validation import (
     InvalidParameterError,
     check_param,
 )
+from ..estimators._constraints import HIDDEN_LAYER_SIZES, NON_NEGATIVE_INT
 from ..sweep import SWEEP_CONFIGURATIONS
 from ._options import (
     DEMO_METHODS,

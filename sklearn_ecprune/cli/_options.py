@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..estimators._constraints import DEFAULT_HIDDEN_LAYER_SIZES, DEFAULT_MAX_EPOCHS
 from ..sweep import DEFAULT_CONFIGURATION, SWEEP_CONFIGURATIONS
 
 __all__ = [
@@ -25,10 +26,9 @@ __all__ = [
 
 PROG = "ecprune"
 SPARSITIES = (0.5, 0.7, 0.8, 0.9, 0.95)
-# The estimators' defaults, copied: reading them from the estimators would import torch
-# for --help. tests/test_cli.py checks that the two agree.
-HIDDEN = (100,)
-MAX_EPOCHS = 200
+# The estimators' own defaults (read without loading torch).
+HIDDEN = DEFAULT_HIDDEN_LAYER_SIZES
+MAX_EPOCHS = DEFAULT_MAX_EPOCHS
 TEST_SIZE = 0.25
 # The demo: the default, the paper's one-shot ECP and the other fast criteria.
 DEMO_METHODS = (DEFAULT_CONFIGURATION, "ecp", "magnitude", "wanda", "obd", "gradient", "random")

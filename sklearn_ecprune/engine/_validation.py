@@ -18,6 +18,7 @@ import numpy as np
 
 __all__ = [
     "HasMethods",
+    "IntegerSequence",
     "Interval",
     "InvalidParameterError",
     "Options",
@@ -199,7 +200,7 @@ class _CallableConstraint(_Constraint):
         return "a callable"
 
 
-class _IntegerSequence(_Constraint):
+class IntegerSequence(_Constraint):
     """A non-empty tuple or list of ints within an interval."""
 
     def __init__(self, item: Interval):
@@ -314,11 +315,6 @@ SCOPE = [Options(str, {"global", "layer"})]
 COMPENSATE = [None, "boolean"]
 BATCH_SIZE = [Interval(numbers.Integral, 1, None, closed="left")]
 POSITIVE_INT = [Interval(numbers.Integral, 1, None, closed="left")]
-NON_NEGATIVE_INT = [Interval(numbers.Integral, 0, None, closed="left")]
 UNIT_FLOAT = [Interval(numbers.Real, 0, 1, closed="both")]
 SEED = [None, "seed"]
-HIDDEN_LAYER_SIZES = [
-    Interval(numbers.Integral, 1, None, closed="left"),
-    _IntegerSequence(Interval(numbers.Integral, 1, None, closed="left")),
-]
 FINITE_NON_NEGATIVE_FLOAT = [Interval(numbers.Real, 0, math.inf, closed="left")]

@@ -16,25 +16,25 @@
   cross-validated sparsity path (:class:`ECPrunedMLPClassifierCV`,
   :class:`ECPrunedMLPRegressorCV`);
 - ``_plots``: the displays' axes, and a fit's history as a figure (:class:`FitHistoryDisplay`).
+- ``_constraints``: the constraints and defaults the command line reads too (no torch).
+
+Names are imported on first use, so that importing this package (for its constraints,
+say) loads no torch.
 """
 
-from ._callbacks import GradualMagnitudePruning, KeepPrunedWeightsZero
-from ._classifier import ECPrunedMLPClassifier
-from ._cv import ECPrunedMLPClassifierCV, ECPrunedMLPRegressorCV
-from ._module import MLPModule
-from ._plots import FitHistoryDisplay
-from ._regressor import ECPrunedMLPRegressor
-from ._selection import SparsityScoreDisplay, sparsest_within_one_standard_error
+from ..engine._lazy import lazy_attributes
 
-__all__ = [
-    "ECPrunedMLPClassifier",
-    "ECPrunedMLPClassifierCV",
-    "ECPrunedMLPRegressor",
-    "ECPrunedMLPRegressorCV",
-    "FitHistoryDisplay",
-    "GradualMagnitudePruning",
-    "KeepPrunedWeightsZero",
-    "MLPModule",
-    "SparsityScoreDisplay",
-    "sparsest_within_one_standard_error",
-]
+_EXPORTS = {
+    "ECPrunedMLPClassifier": "._classifier",
+    "ECPrunedMLPClassifierCV": "._cv",
+    "ECPrunedMLPRegressor": "._regressor",
+    "ECPrunedMLPRegressorCV": "._cv",
+    "FitHistoryDisplay": "._plots",
+    "GradualMagnitudePruning": "._callbacks",
+    "KeepPrunedWeightsZero": "._callbacks",
+    "MLPModule": "._module",
+    "SparsityScoreDisplay": "._selection",
+    "sparsest_within_one_standard_error": "._selection",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import inspect
 import numbers
-import os
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -21,17 +20,23 @@ from ..engine._validation import (
     BATCH_SIZE,
     COMPENSATE,
     FINITE_NON_NEGATIVE_FLOAT,
-    HIDDEN_LAYER_SIZES,
     N_STEPS,
-    NON_NEGATIVE_INT,
     POSITIVE_INT,
     SCOPE,
     SPARSITY,
-    HasMethods,
     Interval,
     Options,
     check_param,
     validate_params,
+)
+from ._constraints import (
+    DEFAULT_HIDDEN_LAYER_SIZES,
+    DEFAULT_MAX_EPOCHS,
+    HIDDEN_LAYER_SIZES,
+    MEMORY,
+    NON_NEGATIVE_FLOAT,
+    NON_NEGATIVE_INT,
+    RANDOM_STATE,
 )
 from ._module import ACTIVATIONS
 
@@ -56,12 +61,6 @@ AFTER_DENSE_PARAMS = frozenset(
         "memory",
     }
 )
-# The constraints only the estimators' parameters use (the engine's functions take a
-# plain seed, and neither a cache nor a tolerance).
-MEMORY = [None, str, os.PathLike, HasMethods("cache")]
-RANDOM_STATE = [None, "seed", "random_state"]
-NON_NEGATIVE_FLOAT = [Interval(numbers.Real, 0, None, closed="left")]
-
 # prune_mlp's options that have no parameter of their own on the estimators.
 PRUNING_PARAMS = ("min_density", "sequential", "ridge", "cg_iterations", "batch_size", "output_fn")
 NEURON_PRUNING_PARAMS = ("batch_size", "output_fn")
@@ -195,7 +194,7 @@ class ParamsMixin:
         self,
         module=None,
         *,
-        hidden_layer_sizes=(100,),
+        hidden_layer_sizes=DEFAULT_HIDDEN_LAYER_SIZES,
         activation="relu",
         sparsity=0.8,
         pruning=DEFAULT_METHOD,
@@ -218,7 +217,7 @@ class ParamsMixin:
         criterion=None,
         optimizer=torch.optim.Adam,
         lr=1e-3,
-        max_epochs=200,
+        max_epochs=DEFAULT_MAX_EPOCHS,
         batch_size=200,
         iterator_train=DataLoader,
         iterator_valid=DataLoader,
