@@ -14,16 +14,12 @@ from skorch.callbacks import Callback
 from skorch.dataset import Dataset
 from torch.utils.data import DataLoader
 
-from ..engine._methods import DEFAULT_METHOD, METHOD
+from ..engine._methods import DEFAULT_METHOD
 from ..engine._prune import PruneConfig
 from ..engine._validation import (
     BATCH_SIZE,
-    COMPENSATE,
     FINITE_NON_NEGATIVE_FLOAT,
-    N_STEPS,
     POSITIVE_INT,
-    SCOPE,
-    SPARSITY,
     Interval,
     Options,
     check_param,
@@ -129,6 +125,9 @@ class _Callbacks:
         return "a list of skorch callbacks or (name, callback) pairs"
 
 
+_PRUNE_OPTIONS = PruneConfig.constraints()
+
+
 class ParamsMixin:
     """The constructor, the constraints and ``set_params`` of both estimators."""
 
@@ -141,11 +140,12 @@ class ParamsMixin:
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "hidden_layer_sizes": HIDDEN_LAYER_SIZES,
         "activation": [Options(str, set(ACTIVATIONS))],
-        "sparsity": SPARSITY,
-        "pruning": METHOD,
-        "scope": SCOPE,
-        "n_steps": N_STEPS,
-        "compensate": COMPENSATE,
+        # The pruning options accept what prune_mlp accepts.
+        "sparsity": _PRUNE_OPTIONS["sparsity"],
+        "pruning": _PRUNE_OPTIONS["method"],
+        "scope": _PRUNE_OPTIONS["scope"],
+        "n_steps": _PRUNE_OPTIONS["n_steps"],
+        "compensate": _PRUNE_OPTIONS["compensate"],
         "pruning_params": [None, dict],
         "fine_tune_epochs": [*NON_NEGATIVE_INT, Options(str, {"auto"})],
         "pruning_schedule": [Options(str, {"interleaved", "before"})],
