@@ -1,4 +1,8 @@
-"""Test helpers shared by every test file: small networks, inputs and weight counts."""
+"""Test helpers shared by every test file: small networks, inputs and weight counts, and
+the training parameters of a quick fit.
+
+The data sets the tests share are fixtures of ``conftest.py``.
+"""
 
 import itertools
 from pathlib import Path
@@ -8,6 +12,10 @@ from skorch.callbacks import Callback
 from torch import nn
 
 from sklearn_ecprune import PruningMethod
+
+# A small network trained briefly: what the estimator tests have in common. A test file
+# writes only what it changes, e.g. ``FAST = {**_networks.FAST, "random_state": 0}``.
+FAST = dict(hidden_layer_sizes=(16,), max_epochs=20, lr=0.01, n_steps=2)
 
 
 def make_net(sizes=(5, 7, 6, 3), activation=nn.Tanh, dtype=torch.float64, seed=0):

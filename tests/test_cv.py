@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import warnings
 
+import _networks
 import joblib
 import matplotlib
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import load_iris, make_regression
+from sklearn.datasets import make_regression
 from sklearn.model_selection import KFold, StratifiedKFold
-from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_ecprune import (
@@ -25,14 +25,8 @@ from sklearn_ecprune.estimators._cv import fit_sparsity_path
 
 matplotlib.use("Agg")
 
-FAST = dict(hidden_layer_sizes=(16,), max_epochs=20, lr=0.01, n_steps=2, random_state=0)
+FAST = {**_networks.FAST, "random_state": 0}
 PATH = [0.5, 0.8, 0.9]
-
-
-@pytest.fixture(scope="module")
-def iris():
-    X, y = load_iris(return_X_y=True)
-    return StandardScaler().fit_transform(X), y
 
 
 def test_the_path_is_a_loop_of_warm_fits_scored_per_fold(iris):

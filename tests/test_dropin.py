@@ -18,7 +18,7 @@ import pytest
 import torch
 from scipy import sparse
 from sklearn.compose import ColumnTransformer
-from sklearn.datasets import load_iris, make_classification, make_regression
+from sklearn.datasets import make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -47,13 +47,7 @@ from sklearn_ecprune import (
     to_sparse_module,
 )
 
-FAST = dict(hidden_layer_sizes=(16,), max_epochs=20, lr=0.01, n_steps=2, fine_tune_epochs=2)
-
-
-@pytest.fixture(scope="module")
-def iris():
-    X, y = load_iris(return_X_y=True)
-    return StandardScaler().fit_transform(X), y
+FAST = {**_networks.FAST, "fine_tune_epochs": 2}
 
 
 @pytest.fixture(scope="module")
@@ -603,8 +597,9 @@ def test_sample_weight_of_zero_removes_samples(iris):
 
 def test_sample_weights_weigh_the_loss(regression):
     X, y = regression
-    net = ECPrunedMLPRegressor(**FAST, random_state=0, sparsity=0.0, standardize_target=False,
-                               early_stopping=False)
+    net = ECPrunedMLPRegressor(
+        **FAST, random_state=0, sparsity=0.0, standardize_target=False, early_stopping=False
+    )
     net.fit(X[:10], y[:10], sample_weight=np.arange(10.0))
     out = torch.as_tensor(net.predict(X[:10]), dtype=torch.float32)
     weights = {"sample_weight": torch.arange(10.0), "X": None}

@@ -8,19 +8,10 @@ import _networks
 import joblib
 import numpy as np
 import pytest
-from sklearn.datasets import load_digits
-from sklearn.preprocessing import StandardScaler
 
 from sklearn_ecprune import ECPrunedMLPClassifier
 
 FAST = dict(max_epochs=15, lr=0.01, n_steps=3, fine_tune_epochs=1, random_state=0)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits(return_X_y=True)
-    X = StandardScaler().fit_transform(X).astype(np.float32)
-    return X[:600], y[:600]
 
 
 # --- ray ------------------------------------------------------------------------------
@@ -53,6 +44,7 @@ def ray_on_two_cpus(monkeypatch):
 @pytest.mark.slow
 def test_grid_search_on_ray_equals_the_serial_one(ray_on_two_cpus, digits, tmp_path):
     X, y = digits
+    X, y = X[:600], y[:600]
     serial = _networks.counted_grid_search(X, y, None, tmp_path / "serial", **FAST)
     with joblib.parallel_backend("ray"):
         on_ray = _networks.counted_grid_search(X, y, tmp_path / "cache", tmp_path / "ray", **FAST)

@@ -23,14 +23,13 @@ from torch import nn
 from sklearn_ecprune import ECPrunedMLPClassifier, ECPrunedMLPRegressor
 
 # Small and fast, but enough to pass scikit-learn's accuracy checks.
-FAST = dict(
-    hidden_layer_sizes=(32,),
-    max_epochs=30,
-    lr=0.01,
-    fine_tune_epochs=2,
-    n_steps=2,
-    random_state=0,
-)
+FAST = {
+    **_networks.FAST,
+    "hidden_layer_sizes": (32,),
+    "max_epochs": 30,
+    "fine_tune_epochs": 2,
+    "random_state": 0,
+}
 
 
 # Fitting with integer sample weights is not bit-for-bit fitting on repeated rows with
@@ -50,12 +49,6 @@ def test_scikit_learn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         check(estimator)
-
-
-@pytest.fixture(scope="module")
-def iris():
-    X, y = load_iris(return_X_y=True)
-    return StandardScaler().fit_transform(X), y
 
 
 def n_zero_weights(est):

@@ -3,12 +3,11 @@
 Each test asserts a behaviour that breaks without the feature.
 """
 
+import _networks
 import numpy as np
 import pytest
 import torch
 from scipy import sparse
-from sklearn.datasets import load_iris
-from sklearn.preprocessing import StandardScaler
 from skorch.callbacks import Callback
 from torch.utils.data import DataLoader
 
@@ -16,13 +15,7 @@ from sklearn_ecprune import ECPrunedMLPClassifier, ECPrunedMLPRegressor
 from sklearn_ecprune.estimators._data import BatchDataset, BatchIterator, collate_batch
 from sklearn_ecprune.estimators._threads import THREADED_MACS, threads_for, torch_threads
 
-FAST = dict(hidden_layer_sizes=(16,), max_epochs=8, lr=0.01, n_steps=2, fine_tune_epochs=2)
-
-
-@pytest.fixture(scope="module")
-def iris():
-    X, y = load_iris(return_X_y=True)
-    return StandardScaler().fit_transform(X), y
+FAST = {**_networks.FAST, "max_epochs": 8, "fine_tune_epochs": 2}
 
 
 # --- the batch data path ------------------------------------------------------------------

@@ -8,8 +8,6 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from sklearn.datasets import load_digits
-from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from sklearn_ecprune import (
@@ -23,12 +21,6 @@ from sklearn_ecprune.engine import compact_module, prefers_sparse
 from sklearn_ecprune.engine._deploy import inference_module
 
 FAST = dict(max_epochs=15, lr=0.01, n_steps=3, fine_tune_epochs=1, random_state=0)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits(return_X_y=True)
-    return StandardScaler().fit_transform(X).astype(np.float32), y
 
 
 @pytest.fixture(scope="module")

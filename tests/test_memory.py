@@ -4,25 +4,18 @@ import importlib
 import sys
 import textwrap
 
+import _networks
 import joblib
 import numpy as np
 import pytest
 import torch
 from _networks import DenseTrainingCounter, dense_trainings
-from sklearn.datasets import load_iris
 from sklearn.model_selection import GridSearchCV
-from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from sklearn_ecprune import ECPrunedMLPClassifier
 
-FAST = dict(hidden_layer_sizes=(16,), max_epochs=15, lr=0.01, n_steps=2, random_state=0)
-
-
-@pytest.fixture(scope="module")
-def iris():
-    X, y = load_iris(return_X_y=True)
-    return StandardScaler().fit_transform(X), y
+FAST = {**_networks.FAST, "max_epochs": 15, "random_state": 0}
 
 
 def fit(X, y, **params):

@@ -9,19 +9,11 @@ import inspect
 import numpy as np
 import pytest
 import torch
-from sklearn.datasets import load_iris
-from sklearn.preprocessing import StandardScaler
 from skorch.callbacks import LRScheduler
 
 from sklearn_ecprune import ECPrunedMLPClassifier, ECPrunedMLPRegressor
 
 BASE = dict(max_epochs=8, n_steps=2, fine_tune_epochs=1, random_state=0, sparsity=0.5)
-
-
-@pytest.fixture(scope="module")
-def iris():
-    X, y = load_iris(return_X_y=True)
-    return StandardScaler().fit_transform(X), y
 
 
 def fit(iris, **params):

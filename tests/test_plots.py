@@ -9,7 +9,6 @@ import sys
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-from sklearn.datasets import load_iris
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -28,19 +27,14 @@ FAST = dict(max_epochs=20, random_state=0)
 
 
 @pytest.fixture(scope="module")
-def iris():
-    return load_iris(return_X_y=True)
-
-
-@pytest.fixture(scope="module")
-def validated(iris):
+def validated(iris_raw):
     """An interleaved fit that holds rows out: dense, then three pruning events."""
-    return ECPrunedMLPClassifier(early_stopping=True, **FAST).fit(*iris)
+    return ECPrunedMLPClassifier(early_stopping=True, **FAST).fit(*iris_raw)
 
 
 @pytest.fixture(scope="module")
-def unvalidated(iris):
-    return ECPrunedMLPClassifier(early_stopping=False, **FAST).fit(*iris)
+def unvalidated(iris_raw):
+    return ECPrunedMLPClassifier(early_stopping=False, **FAST).fit(*iris_raw)
 
 
 @pytest.fixture(autouse=True)
@@ -124,21 +118,21 @@ def test_no_validation_line_without_a_hold_out(unvalidated):
     assert "validation loss" not in display.ax_.get_legend_handles_labels()[1]
 
 
-def test_pruning_before_fine_tuning_is_marked_after_the_last_dense_epoch(iris):
+def test_pruning_before_fine_tuning_is_marked_after_the_last_dense_epoch(iris_raw):
     clf = ECPrunedMLPClassifier(pruning_schedule="before", early_stopping=False, **FAST)
-    clf.fit(*iris)
+    clf.fit(*iris_raw)
     display = FitHistoryDisplay.from_estimator(clf)
     last_dense = max(row["epoch"] for row in clf.history_ if row["phase"] == "dense")
     assert [line.get_xdata()[0] for line in display.pruning_lines_] == [last_dense + 0.5]
     assert [text.get_text() for text in display.pruning_texts_] == [f"{clf.sparsity_:.1%}"]
 
 
-def test_a_callback_recording_sparsity_each_epoch_marks_only_changes(iris):
+def test_a_callback_recording_sparsity_each_epoch_marks_only_changes(iris_raw):
     gmp = GradualMagnitudePruning(final_sparsity=0.9, initial_sparsity=0.0)
     clf = ECPrunedMLPClassifier(
         sparsity=0, early_stopping=False, n_iter_no_change=20, callbacks=[("gmp", gmp)],
         **FAST,
-    ).fit(*iris)  # fmt: skip
+    ).fit(*iris_raw)  # fmt: skip
     recorded = [row["sparsity"] for row in clf.history_]
     changes = [
         s for previous, s in zip([0.0, *recorded[:-1]], recorded, strict=True) if s != previous
@@ -148,9 +142,9 @@ def test_a_callback_recording_sparsity_each_epoch_marks_only_changes(iris):
     assert [t.get_text() for t in display.pruning_texts_] == [f"{s:.1%}" for s in changes]
 
 
-def test_pipeline_uses_its_last_step_and_draws_on_the_given_axes(iris):
+def test_pipeline_uses_its_last_step_and_draws_on_the_given_axes(iris_raw):
     pipe = make_pipeline(StandardScaler(), ECPrunedMLPRegressor(**FAST))
-    X = iris[0]
+    X = iris_raw[0]
     pipe.fit(X[:, :3], X[:, 3])
     fig, ax = plt.subplots()
     display = FitHistoryDisplay.from_estimator(pipe, ax=ax, name="petal width")
@@ -168,8 +162,8 @@ def test_unfitted_estimator_raises_not_fitted_error():
         FitHistoryDisplay.from_estimator(make_pipeline(StandardScaler(), ECPrunedMLPClassifier()))
 
 
-def test_estimator_without_history_raises_type_error(iris):
-    pipe = make_pipeline(StandardScaler(), LogisticRegression()).fit(*iris)
+def test_estimator_without_history_raises_type_error(iris_raw):
+    pipe = make_pipeline(StandardScaler(), LogisticRegression()).fit(*iris_raw)
     with pytest.raises(TypeError, match="history_"):
         FitHistoryDisplay.from_estimator(pipe)
 

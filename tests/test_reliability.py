@@ -12,12 +12,12 @@ import sys
 import textwrap
 import warnings
 
+import _networks
 import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_iris, make_regression
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.preprocessing import StandardScaler
 from skorch.dataset import Dataset
 from torch import nn
 
@@ -30,13 +30,14 @@ from sklearn_ecprune import (
     register_method,
 )
 
-FAST = dict(hidden_layer_sizes=(16,), max_epochs=4, lr=0.01, n_steps=2, fine_tune_epochs=2)
+FAST = {**_networks.FAST, "max_epochs": 4, "fine_tune_epochs": 2}
 
 
 @pytest.fixture(scope="module")
-def iris():
-    X, y = load_iris(return_X_y=True)
-    return StandardScaler().fit_transform(X).astype(np.float32), y
+def iris(iris):
+    """conftest's standardized iris, in float32."""
+    X, y = iris
+    return X.astype(np.float32), y
 
 
 def _state(net):
@@ -398,8 +399,13 @@ def test_lbfgs_trains_on_all_rows_one_iteration_per_epoch(iris):
     assert few.n_iter_ <= 5
     assert not hasattr(few, "partial_fit")
     # Its one batch is every row, whatever batch_size says: drop_last drops nothing.
-    whole = ECPrunedMLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=3,
-                                  batch_size=1000, iterator_train__drop_last=True).fit(X, y)
+    whole = ECPrunedMLPClassifier(
+        hidden_layer_sizes=(8,),
+        solver="lbfgs",
+        max_iter=3,
+        batch_size=1000,
+        iterator_train__drop_last=True,
+    ).fit(X, y)
     assert whole.history_[-1, "train_batch_count"] == 1
 
 

@@ -21,6 +21,7 @@ FAST = dict(hidden_layer_sizes=(16,), max_epochs=20, random_state=0)
 
 @pytest.fixture(scope="module")
 def iris():
+    """Unscaled iris with string labels, in place of conftest's standardized one."""
     X, y = load_iris(return_X_y=True)
     return X, load_iris().target_names[y]  # string labels
 
