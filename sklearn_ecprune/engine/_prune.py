@@ -191,8 +191,8 @@ class PruneConfig:
     ConjugateGradientRefit()
     """
 
-    sparsity: float = field(default=None, metadata=_checked(SPARSITY, float))
-    method: PruningMethod = field(default=None, metadata=_checked(METHOD, get_method))
+    sparsity: float = field(metadata=_checked(SPARSITY, float))
+    method: PruningMethod = field(metadata=_checked(METHOD, get_method))
     scope: str = field(default="global", metadata=_checked(SCOPE))
     n_steps: int = field(default=10, metadata=_checked(N_STEPS, int))
     compensate: bool = field(default=True, metadata=_checked(COMPENSATE))
