@@ -46,13 +46,12 @@ import pandas as pd
 import torch
 from joblib import Parallel, delayed
 from sklearn.base import clone
-from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from tqdm.auto import tqdm
 
 from sklearn_ecprune import GradualMagnitudePruning
-from sklearn_ecprune.datasets import load_dataset, make_preprocessor
+from sklearn_ecprune.datasets import load_dataset
 from sklearn_ecprune.sweep import (
     DEFAULT_CONFIGURATION,
     SWEEP_CONFIGURATIONS,
@@ -100,34 +99,21 @@ FIGURES = {
 }
 
 
-def split(name: str, noise: float):
+def split(label: str, name: str, noise: float) -> SweepData:
     """The data set, capped at MAX_ROWS rows, split 75/25 (stratified for classifiers)."""
     data = load_dataset(name, noise=noise, random_state=0)
-    X, y = data.X, data.y
-    if len(y) > MAX_ROWS:
-        rows = np.sort(np.random.default_rng(0).choice(len(y), MAX_ROWS, replace=False))
-        X = X.iloc[rows] if hasattr(X, "iloc") else X[rows]
-        y = y[rows]
-    stratify = y if data.task == "classification" else None
-    parts = train_test_split(X, y, test_size=TEST_SIZE, random_state=0, stratify=stratify)
-    return data, parts
+    if len(data.y) > MAX_ROWS:
+        rows = np.sort(np.random.default_rng(0).choice(len(data.y), MAX_ROWS, replace=False))
+        X = data.X.iloc[rows] if hasattr(data.X, "iloc") else data.X[rows]
+        data = data._replace(X=X, y=data.y[rows])
+    return SweepData.from_dataset(data, test_size=TEST_SIZE, random_state=0, name=label)
 
 
 def sweep_one(label, name, noise, sparsities, seeds, configurations):
     """Part 1 for one data set, in one process with one torch thread."""
     torch.set_num_threads(1)
-    data, (X_train, X_test, y_train, y_test) = split(name, noise)
-    sweep_data = SweepData(
-        X_train,
-        y_train,
-        X_test,
-        y_test,
-        task=data.task,
-        preprocessor=make_preprocessor(data),
-        name=label,
-    )
     return run_sweep(
-        sweep_data,
+        split(label, name, noise),
         configurations=configurations,
         sparsities=sparsities,
         seeds=seeds,
@@ -138,8 +124,9 @@ def sweep_one(label, name, noise, sparsities, seeds, configurations):
 def fit_one(label, name, noise, seed, sparsities):
     """Part 2 for one (data set, seed): default fits, GMP and scikit-learn's MLP."""
     torch.set_num_threads(1)
-    data, (X_train, X_test, y_train, y_test) = split(name, noise)
-    task, prepare = data.task, make_preprocessor(data)
+    data = split(label, name, noise)
+    X_train, X_test, y_train, y_test = data.X_train, data.X_test, data.y_train, data.y_test
+    task, prepare = data.task, data.preprocessor
     rows = []
 
     def record(method, sparsity, model, seconds, epochs, **extra):

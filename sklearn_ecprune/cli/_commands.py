@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..datasets import DATASET_NAMES, load_dataset, make_preprocessor
+from ..datasets import DATASET_NAMES, load_dataset
 from ..sweep import (
     DEFAULT_CONFIGURATION,
     SWEEP_CONFIGURATIONS,
@@ -158,6 +158,9 @@ def _make_folder(path: Path) -> None:
         raise CommandError(f"cannot create the folder {path}: {exc.strerror or exc}") from None
 
 
+_UNSPLITTABLE = "cannot split the rows into training and test: {}"
+
+
 def _split(X, y, task: str, test_size: float, random_state: int) -> tuple:
     from sklearn.model_selection import train_test_split
 
@@ -170,7 +173,7 @@ def _split(X, y, task: str, test_size: float, random_state: int) -> tuple:
             stratify=y if task == "classification" else None,
         )
     except ValueError as exc:
-        raise CommandError(f"cannot split the rows into training and test: {exc}") from None
+        raise CommandError(_UNSPLITTABLE.format(exc)) from None
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -216,22 +219,18 @@ def _load_splits(args: argparse.Namespace) -> tuple[list[_Split], str]:
                 raise CommandError(
                     f"{name} is a {data.task} dataset; --task {args.task} is only for CSV files"
                 )
-            parts = _split(data.X, data.y, data.task, args.test_size, args.random_state)
             synthetic = name in DEFAULT_NOISE
             label = f"{name}, noise {noise:g}" if synthetic else name
-            X_train, X_test, y_train, y_test = parts
-            sweep_data = SweepData(
-                X_train,
-                y_train,
-                X_test,
-                y_test,
-                task=data.task,
-                preprocessor=make_preprocessor(data),
-                name=label,
-            )
+            try:
+                sweep_data = SweepData.from_dataset(
+                    data, test_size=args.test_size, random_state=args.random_state, name=label
+                )
+            except ValueError as exc:
+                raise CommandError(_UNSPLITTABLE.format(exc)) from None
             splits.append(_Split(sweep_data, noise if synthetic else math.nan))
             print(
-                f"{label}: {data.task}, {len(y_train)} training and {len(y_test)} test "
+                f"{label}: {data.task}, {len(sweep_data.y_train)} training and "
+                f"{len(sweep_data.y_test)} test "
                 f"rows, {data.X.shape[1]} features"
             )
         return splits, name

@@ -91,6 +91,64 @@ class SweepData:
     def __post_init__(self) -> None:
         _check_task(self.task)
 
+    @classmethod
+    def from_dataset(
+        cls, dataset: Any, *, test_size: float = 0.25, random_state: int = 0, name: str = ""
+    ) -> SweepData:
+        """Split a :class:`~sklearn_ecprune.datasets.Dataset` into a sweep's data.
+
+        The rows are split by ``train_test_split`` (stratified for classification);
+        the preprocessor is :func:`~sklearn_ecprune.datasets.make_preprocessor`'s.
+
+        Parameters
+        ----------
+        dataset : Dataset
+            From :func:`~sklearn_ecprune.datasets.load_dataset`.
+        test_size : float, default=0.25
+            Share of the rows held out for the test.
+        random_state : int, default=0
+            Seed of the split.
+        name : str, default=""
+            The results' ``dataset`` column; ``""`` is the data set's name.
+
+        Returns
+        -------
+        data : SweepData
+
+        Raises
+        ------
+        ValueError
+            If the rows cannot be split so (too few rows, or too few of a class).
+
+        Examples
+        --------
+        >>> from sklearn_ecprune.datasets import load_dataset
+        >>> from sklearn_ecprune.sweep import SweepData
+        >>> data = SweepData.from_dataset(load_dataset("wine"), test_size=0.5)
+        >>> data.name, data.task, len(data.y_train), data.preprocessor
+        ('wine', 'classification', 89, StandardScaler())
+        """
+        from sklearn.model_selection import train_test_split
+
+        from ..datasets import make_preprocessor
+
+        X_train, X_test, y_train, y_test = train_test_split(
+            dataset.X,
+            dataset.y,
+            test_size=test_size,
+            random_state=random_state,
+            stratify=dataset.y if dataset.task == "classification" else None,
+        )
+        return cls(
+            X_train,
+            y_train,
+            X_test,
+            y_test,
+            task=dataset.task,
+            preprocessor=make_preprocessor(dataset),
+            name=name or dataset.name,
+        )
+
 
 def make_pipeline_for(task: str, preprocessor=None, **estimator_params: Any):
     """A preprocessor (default ``StandardScaler``) and the task's estimator (step ``"net"``).
