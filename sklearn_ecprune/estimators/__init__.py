@@ -24,17 +24,25 @@ say) loads no torch.
 
 from ..engine._lazy import lazy_attributes
 
-_EXPORTS = {
-    "ECPrunedMLPClassifier": "._classifier",
-    "ECPrunedMLPClassifierCV": "._cv",
-    "ECPrunedMLPRegressor": "._regressor",
-    "ECPrunedMLPRegressorCV": "._cv",
-    "FitHistoryDisplay": "._plots",
-    "GradualMagnitudePruning": "._callbacks",
-    "KeepPrunedWeightsZero": "._callbacks",
-    "MLPModule": "._module",
-    "SparsityScoreDisplay": "._selection",
-    "sparsest_within_one_standard_error": "._selection",
-}
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
+__all__ = [
+    "ECPrunedMLPClassifier",
+    "ECPrunedMLPClassifierCV",
+    "ECPrunedMLPRegressor",
+    "ECPrunedMLPRegressorCV",
+    "FitHistoryDisplay",
+    "GradualMagnitudePruning",
+    "KeepPrunedWeightsZero",
+    "MLPModule",
+    "SparsityScoreDisplay",
+    "sparsest_within_one_standard_error",
+]
+_MODULES = (
+    "._classifier",
+    "._regressor",
+    "._cv",
+    "._callbacks",
+    "._module",
+    "._plots",
+    "._selection",
+)
+__getattr__, __dir__ = lazy_attributes(__name__, __all__, _MODULES)
