@@ -215,6 +215,7 @@ class _MethodConstraint:
 
 
 METHOD = [_MethodConstraint()]
+"""The constraint of ``method=`` in :func:`prune_mlp` and ``pruning=`` in the estimators."""
 
 
 def compensator_for(method: PruningMethod, compensate: bool | None) -> Compensator:
@@ -233,9 +234,6 @@ def compensator_for(method: PruningMethod, compensate: bool | None) -> Compensat
         return own
     on = method.compensates if compensate is None else compensate
     return own if on else MaskOnly()
-
-
-"""The constraint of ``method=`` in :func:`prune_mlp` and ``pruning=`` in the estimators."""
 
 
 def get_method(method: str | PruningMethod | type[PruningMethod]) -> PruningMethod:
