@@ -221,30 +221,26 @@ class PruneConfig:
         return {f.name: f.metadata["constraints"] for f in dataclasses.fields(cls) if f.metadata}
 
     @classmethod
-    def from_arguments(cls, arguments: Mapping[str, Any], X: torch.Tensor) -> PruneConfig:
-        """Check ``prune_mlp``'s arguments and freeze them, with defaults resolved.
+    def from_arguments(cls, arguments: Mapping[str, Any]) -> PruneConfig:
+        """Check ``prune_mlp``'s options and freeze them, with defaults resolved.
 
-        ``X`` is the checked calibration data (the sample weights take its device
-        and dtype). Raises ``InvalidParameterError`` for an option outside its
-        constraints and ``ValueError`` for ``compensate=False`` with a refit.
+        Raises ``InvalidParameterError`` for an option outside its constraints and
+        ``ValueError`` for ``compensate=False`` with a refit. ``sample_weight`` is
+        data, checked against the rows of ``X``: ``prune_mlp`` sets it afterwards.
         """
         validate_params(arguments, cls.constraints(), "prune_mlp")
         values = {}
         for f in dataclasses.fields(cls):
-            value, convert = arguments[f.name], f.metadata.get("convert")
-            values[f.name] = value if convert is None or value is None else convert(value)
-        method, compensate, sample_weight = (
-            values["method"],
-            values["compensate"],
-            values["sample_weight"],
-        )
+            if f.metadata:
+                value, convert = arguments[f.name], f.metadata["convert"]
+                values[f.name] = value if convert is None or value is None else convert(value)
+        method, compensate = values["method"], values["compensate"]
         compensator_for(method, compensate)  # a refit switched off is an error, now
         return cls(
             **{
                 **values,
                 "compensate": bool(method.compensates if compensate is None else compensate),
                 "loss_fn": values["loss_fn"] or _default_loss,
-                "sample_weight": None if sample_weight is None else _as_weights(sample_weight, X),
             }
         )
 
@@ -419,12 +415,10 @@ def prune_mlp(  # noqa: PLR0913
     >>> result.sparsity
     0.95
     """
-    arguments = dict(locals())  # the call's options, checked and frozen below
-    validate_params(
-        arguments, {**PruneConfig.constraints(), "layers": [None, Iterable]}, "prune_mlp"
-    )
-    strategy = get_method(method)
-    compensator_for(strategy, compensate)  # a refit switched off is an error
+    arguments = dict(locals())
+    config = PruneConfig.from_arguments(arguments)  # the options, checked and frozen
+    validate_params(arguments, {"layers": [None, Iterable]}, "prune_mlp")
+    strategy = config.method
     if any(p.is_meta for p in module.parameters()):
         raise ValueError(
             "The module's parameters are on the meta device (shapes without values): "
@@ -438,7 +432,8 @@ def prune_mlp(  # noqa: PLR0913
         if y is None:
             raise ValueError(f"method={strategy.name!r} ranks by the loss gradient and needs y.")
         y_t = _as_target(y, X_t, X_t.shape[0])
-    config = PruneConfig.from_arguments({**arguments, "method": strategy}, X_t)
+    if sample_weight is not None:
+        config = dataclasses.replace(config, sample_weight=_as_weights(sample_weight, X_t))
     # Work on the module itself but restore it if anything fails half-way.
     backup = {key: value.detach().clone() for key, value in module.state_dict().items()}
     # Loss gradients need weights that take gradients; frozen ones are thawed meanwhile.
